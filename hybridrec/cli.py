@@ -1,0 +1,51 @@
+"""Command-line plumbing: the stage runner used by ``stages/*.py`` and the ``hybridrec`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from hybridrec.errors import UserError
+
+log = logging.getLogger("hybridrec")
+
+
+def _setup_logging():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def stage(fn, doc: str, argv=None) -> None:
+    """Run a DVC stage: parse ``--params``, call ``fn(params)``, turn user errors into one line + exit 2."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    args = parser.parse_args(argv)
+    _setup_logging()
+    from hybridrec import params as params_mod
+
+    t0 = time.perf_counter()
+    try:
+        p = params_mod.load(args.params)
+        fn(p)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    log.info("%s done in %.1f s", getattr(fn, "__name__", "stage"), time.perf_counter() - t0)
+
+
+def main(argv=None) -> None:
+    """``hybridrec``: user-facing commands."""
+    parser = argparse.ArgumentParser(prog="hybridrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    from hybridrec import commands
+
+    commands.register(sub)
+    args = parser.parse_args(argv)
+    _setup_logging()
+    try:
+        rc = args.func(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(rc or 0)

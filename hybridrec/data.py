@@ -1,0 +1,218 @@
+"""Loading the Kaggle "Anime Recommendation Database 2020" files, with validation.
+
+Every problem is a :class:`~hybridrec.errors.DataError` that names the file, the row (1-based data
+row; the header is line 1, so data row N is line N+1 where rows span one line) and the column.
+Reading never writes anything.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hybridrec.errors import DataError
+
+RATINGS_FILE = "rating_complete.csv"
+SYNOPSIS_FILE = "anime_with_synopsis.csv"
+ANIME_FILE = "anime.csv"
+REQUIRED_FILES = (SYNOPSIS_FILE, RATINGS_FILE)
+KAGGLE_DATASET = "hernan4444/anime-recommendation-database-2020"
+GENRE_COLUMNS = ("Genres", "Genders")  # early versions of the files say "Genders"
+SYNOPSIS_COLUMNS = ("sypnopsis", "synopsis")  # the Kaggle header is misspelt "sypnopsis"
+RATING_RANGE = (1, 10)
+
+
+def kaggle_help(data_dir) -> str:
+    return (f"put {SYNOPSIS_FILE} and {RATINGS_FILE} (optionally {ANIME_FILE}) from the Kaggle data set "
+            f"'Anime Recommendation Database 2020' into {data_dir}/: "
+            f"`kaggle datasets download -d {KAGGLE_DATASET} -p {data_dir} --unzip` "
+            f"(needs ~/.kaggle/kaggle.json), or set data.download: true to let the pipeline do that")
+
+
+def ensure_files(data_dir, download: bool = False) -> None:
+    """Fail with instructions when a required Kaggle file is missing; optionally download them."""
+    data_dir = Path(data_dir)
+    missing = [f for f in REQUIRED_FILES if not (data_dir / f).is_file()]
+    if missing and download:
+        _download(data_dir)
+        missing = [f for f in REQUIRED_FILES if not (data_dir / f).is_file()]
+    if missing:
+        raise DataError(data_dir / missing[0], f"file not found; {kaggle_help(data_dir)}")
+
+
+def _download(data_dir: Path) -> None:
+    try:
+        import kaggle  # noqa: PLC0415 (optional dependency, imported only when asked for)
+    except ImportError:
+        raise DataError(data_dir, "data.download is true but the `kaggle` package is not installed "
+                                  "(pip install kaggle)") from None
+    try:
+        kaggle.api.authenticate()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        kaggle.api.dataset_download_files(KAGGLE_DATASET, path=str(data_dir), unzip=True, quiet=False)
+    except Exception as e:  # network, credentials, quota: all reported the same way
+        raise DataError(data_dir, f"Kaggle download failed ({e}); {kaggle_help(data_dir)}") from None
+
+
+def check_utf8(path, chunk: int = 1 << 24) -> None:
+    """Raise a DataError naming the line of the first byte sequence that is not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 1
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            final = not block
+            try:
+                decoder.decode(block, final=final)
+            except UnicodeDecodeError as e:
+                pos = e.start  # relative to this block, possibly negative for a split sequence
+                pos = max(pos, 0)
+                line = lines + block[:pos].count(b"\n")
+                bad = block[pos:pos + 1].hex() if pos < len(block) else "end of file"
+                raise DataError(path, f"not valid UTF-8 (byte 0x{bad} at byte {offset + pos}, line {line}); "
+                                      "save the file as UTF-8") from None
+            if final:
+                return
+            lines += block.count(b"\n")
+            offset += len(block)
+
+
+def _read_csv(path, **kwargs) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, encoding="utf-8", **kwargs)
+    except pd.errors.EmptyDataError:
+        raise DataError(path, "file is empty (expected a CSV header and rows)") from None
+    except pd.errors.ParserError as e:
+        raise DataError(path, f"malformed CSV: {str(e).strip().removeprefix('Error tokenizing data. ')}") from None
+    except UnicodeDecodeError:
+        check_utf8(path)
+        raise
+
+
+def _header(path) -> list[str]:
+    return list(_read_csv(path, nrows=0).columns)
+
+
+def _require(path, header, column):
+    if column not in header:
+        raise DataError(path, f"missing column '{column}' (header has: {', '.join(header)})")
+
+
+def _pick(path, header, choices):
+    for c in choices:
+        if c in header:
+            return c
+    raise DataError(path, f"missing column '{choices[0]}' (or '{choices[1]}'); header has: {', '.join(header)}")
+
+
+def _first_bad_integer(path, column, values: pd.Series):
+    """Raise for the first value of ``values`` (strings) that is not a whole number."""
+    num = pd.to_numeric(values, errors="coerce")
+    bad = num.isna() | (num != np.floor(num))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raw = values.iloc[i]
+        what = "empty value" if pd.isna(raw) or str(raw).strip() == "" else f"'{raw}' is not an integer"
+        raise DataError(path, what, row=i + 1, column=column)
+
+
+def load_ratings(path) -> pd.DataFrame:
+    """Read ``rating_complete.csv``: integer user_id, anime_id, rating in 1..10, no duplicate pairs."""
+    path = Path(path)
+    check_utf8(path)
+    header = _header(path)
+    for c in ("user_id", "anime_id", "rating"):
+        _require(path, header, c)
+    cols = ["user_id", "anime_id", "rating"]
+    try:  # fast path: every value parses as an integer
+        df = _read_csv(path, usecols=cols, dtype={c: np.int64 for c in cols}, engine="c")
+    except (ValueError, TypeError, OverflowError):
+        df = _read_csv(path, usecols=cols, dtype=str, keep_default_na=False)
+        for c in cols:
+            _first_bad_integer(path, c, df[c])
+        df = df.astype(np.int64)  # unreachable when a value was bad; kept for clarity
+    df = df[cols]
+    lo, hi = RATING_RANGE
+    bad = (df["rating"] < lo) | (df["rating"] > hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(path, f"rating {df['rating'].iat[i]} is outside {lo}-{hi}", row=i + 1, column="rating")
+    for c in ("user_id", "anime_id"):
+        if (df[c] < 0).any():
+            i = int(np.flatnonzero((df[c] < 0).to_numpy())[0])
+            raise DataError(path, f"negative id {df[c].iat[i]}", row=i + 1, column=c)
+    dup = df.duplicated(["user_id", "anime_id"], keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        first = rows[0]
+        same = rows[(df["user_id"].to_numpy()[rows] == df["user_id"].iat[first])
+                    & (df["anime_id"].to_numpy()[rows] == df["anime_id"].iat[first])]
+        raise DataError(path, f"duplicate (user_id={df['user_id'].iat[first]}, anime_id={df['anime_id'].iat[first]}) "
+                              f"pair, also at row {same[1] + 1} ({int(dup.sum())} rows are duplicates)",
+                        row=first + 1)
+    if df.empty:
+        raise DataError(path, "no ratings (the file has a header but no rows)")
+    return df.astype({"user_id": np.int64, "anime_id": np.int64, "rating": np.int8})
+
+
+def split_genres(text: str) -> list[str]:
+    return [g.strip() for g in str(text).split(",") if g.strip()]
+
+
+def load_synopses(path, missing_prefix: str) -> pd.DataFrame:
+    """Read ``anime_with_synopsis.csv`` into anime_id, name, score, genres (list), synopsis.
+
+    ``synopsis_missing`` / ``genres_missing`` flag the nulls the paper drops (empty text, or a
+    synopsis starting with ``missing_prefix`` such as MAL's "No synopsis information has been added");
+    they are counted and reported by preprocessing, not dropped here.
+    """
+    path = Path(path)
+    check_utf8(path)
+    header = _header(path)
+    _require(path, header, "MAL_ID")
+    _require(path, header, "Name")
+    gcol = _pick(path, header, GENRE_COLUMNS)
+    scol = _pick(path, header, SYNOPSIS_COLUMNS)
+    usecols = ["MAL_ID", "Name", gcol, scol] + (["Score"] if "Score" in header else [])
+    df = _read_csv(path, usecols=usecols, dtype=str, keep_default_na=False)
+    _first_bad_integer(path, "MAL_ID", df["MAL_ID"])
+    ids = df["MAL_ID"].astype(np.int64)
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        raise DataError(path, f"duplicate MAL_ID {ids.iat[rows[0]]} (also at row {rows[1] + 1})",
+                        row=rows[0] + 1, column="MAL_ID")
+    synopsis = df[scol].str.strip()
+    score = pd.to_numeric(df["Score"], errors="coerce") if "Score" in df else np.nan  # "Unknown" -> NaN
+    genres = df[gcol].map(split_genres)
+    out = pd.DataFrame({
+        "anime_id": ids,
+        "name": df["Name"],
+        "score": score,
+        "genres": genres,
+        "synopsis": synopsis,
+        "synopsis_missing": (synopsis == "") | synopsis.str.lower().str.startswith(missing_prefix.lower()),
+        "genres_missing": genres.map(len) == 0,
+    })
+    if out.empty:
+        raise DataError(path, "no anime rows (the file has a header but no rows)")
+    return out
+
+
+def load_anime_meta(path) -> pd.DataFrame | None:
+    """Read the optional ``anime.csv`` (MAL_ID, Name, Type, Episodes); None when absent."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    check_utf8(path)
+    header = _header(path)
+    _require(path, header, "MAL_ID")
+    _require(path, header, "Name")
+    usecols = [c for c in ("MAL_ID", "Name", "Type", "Episodes") if c in header]
+    df = _read_csv(path, usecols=usecols, dtype=str, keep_default_na=False)
+    _first_bad_integer(path, "MAL_ID", df["MAL_ID"])
+    df["MAL_ID"] = df["MAL_ID"].astype(np.int64)
+    return df.rename(columns={"MAL_ID": "anime_id", "Name": "name", "Type": "type", "Episodes": "episodes"})

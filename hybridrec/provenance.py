@@ -1,0 +1,45 @@
+"""Helpers shared by the stages: what produced an output, and where the raw files are."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hybridrec import data
+from hybridrec.errors import DataError, ParamsError
+from hybridrec.params import Params, as_dict
+from hybridrec.paths import SYNTHETIC_RAW
+
+
+def provenance(p: Params | None = None, **extra) -> dict:
+    """What produced an output: package versions, machine, and anything the caller adds."""
+    import torch  # noqa: PLC0415 (slow import, only where needed)
+
+    from hybridrec import __version__
+
+    out = {"hybridrec": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "pandas": pd.__version__, "torch": torch.__version__, "machine": platform.machine()}
+    if p is not None:
+        out["data"] = as_dict(p.data)
+    out.update(extra)
+    return out
+
+
+
+def raw_dir(p: Params) -> Path:
+    src = Path(p.data.dir)
+    if p.data.source == "synthetic":
+        if src.resolve() != SYNTHETIC_RAW.resolve():
+            raise ParamsError(f"params.yaml: data.source = synthetic reads the generated files in {SYNTHETIC_RAW}; "
+                              f"data.dir is {src} (set data.source: kaggle for other files)")
+        for f in data.REQUIRED_FILES:
+            if not (src / f).is_file():
+                raise DataError(src / f, "file not found (run `dvc repro generate` first)")
+    else:
+        data.ensure_files(src, p.data.download)
+    return src
+
+

@@ -1,0 +1,28 @@
+"""Stage `data_report`: write reports/<dataset>/data.md (counts per filter, rating histogram, shape) and Figure 1.
+
+Usage: python stages/data_report.py [--params params.yaml]   (normally run by `dvc repro`)
+"""
+
+import logging
+
+from hybridrec import io, synthetic
+from hybridrec.paths import SYNTHETIC_RAW, Paths
+from hybridrec.reporting import data_report
+from hybridrec.cli import stage
+
+log = logging.getLogger("hybridrec")
+
+
+def run(p) -> None:
+    paths = Paths(p.data.name)
+    pre_stats = io.read_json(paths.preprocessed / "stats.json")
+    sub_stats = io.read_json(paths.subset / "stats.json")
+    ratings = io.read_parquet(paths.preprocessed / "ratings.parquet", ["user_id", "anime_id", "rating"])
+    sub = io.read_parquet(paths.subset / "ratings.parquet", ["user_id", "anime_id", "rating"])
+    anime = io.read_parquet(paths.preprocessed / "anime.parquet", ["anime_id", "genres", "synopsis"])
+    generator = io.read_json(SYNTHETIC_RAW / synthetic.GENERATOR_FILE) if p.data.source == "synthetic" else None
+    data_report.write(paths.reports, p, pre_stats, sub_stats, ratings, sub, generator, anime)
+
+
+if __name__ == "__main__":
+    stage(run, __doc__)
