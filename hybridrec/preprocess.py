@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from hybridrec.errors import DataError
+from hybridrec.features import GenresEncoder
 
 
 @dataclass
@@ -36,16 +37,6 @@ def contiguous_map(ids: pd.Series) -> pd.Series:
 def genre_vocabulary(synopses: pd.DataFrame) -> list[str]:
     """Sorted genre labels of every anime in the synopsis file: stable across subsets and splits."""
     return sorted({g for gs in synopses["genres"] for g in gs})
-
-
-def onehot_genres(genres: pd.Series, vocab: list[str]) -> np.ndarray:
-    """GenresEncoder's one-hot matrix, one column per vocabulary label."""
-    col = {g: j for j, g in enumerate(vocab)}
-    out = np.zeros((len(genres), len(vocab)), dtype=np.uint8)
-    for i, gs in enumerate(genres):
-        for g in gs:
-            out[i, col[g]] = 1
-    return out
 
 
 def preprocess(ratings: pd.DataFrame, synopses: pd.DataFrame, ratings_path="rating_complete.csv",
@@ -76,7 +67,7 @@ def preprocess(ratings: pd.DataFrame, synopses: pd.DataFrame, ratings_path="rati
     anime = synopses.loc[synopses["anime_id"].isin(merged["anime_id"])].sort_values("anime_id", kind="stable")
     anime = anime.reset_index(drop=True)
     anime.insert(0, "anime_idx", np.arange(len(anime), dtype=np.int64))
-    onehot = onehot_genres(anime["genres"], vocab)
+    onehot = GenresEncoder(vocab)(anime["genres"]).numpy().astype(np.uint8)
 
     user_map = contiguous_map(merged["user_id"])
     anime_map = pd.Series(anime["anime_idx"].to_numpy(), index=anime["anime_id"].to_numpy())
