@@ -49,3 +49,7 @@ def main(argv=None) -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     sys.exit(rc or 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -127,10 +127,11 @@ def load_ratings(path) -> pd.DataFrame:
     for c in ("user_id", "anime_id", "rating"):
         _require(path, header, c)
     cols = ["user_id", "anime_id", "rating"]
+    # No usecols: the parser must see every field to report rows with too many of them.
     try:  # fast path: every value parses as an integer
-        df = _read_csv(path, usecols=cols, dtype={c: np.int64 for c in cols}, engine="c")
+        df = _read_csv(path, dtype={c: np.int64 for c in cols}, engine="c")
     except (ValueError, TypeError, OverflowError):
-        df = _read_csv(path, usecols=cols, dtype=str, keep_default_na=False)
+        df = _read_csv(path, dtype={c: str for c in cols}, keep_default_na=False)
         for c in cols:
             _first_bad_integer(path, c, df[c])
         df = df.astype(np.int64)  # unreachable when a value was bad; kept for clarity
@@ -176,8 +177,7 @@ def load_synopses(path, missing_prefix: str) -> pd.DataFrame:
     _require(path, header, "Name")
     gcol = _pick(path, header, GENRE_COLUMNS)
     scol = _pick(path, header, SYNOPSIS_COLUMNS)
-    usecols = ["MAL_ID", "Name", gcol, scol] + (["Score"] if "Score" in header else [])
-    df = _read_csv(path, usecols=usecols, dtype=str, keep_default_na=False)
+    df = _read_csv(path, dtype=str, keep_default_na=False)
     _first_bad_integer(path, "MAL_ID", df["MAL_ID"])
     ids = df["MAL_ID"].astype(np.int64)
     dup = ids.duplicated(keep=False).to_numpy()
@@ -212,7 +212,7 @@ def load_anime_meta(path) -> pd.DataFrame | None:
     _require(path, header, "MAL_ID")
     _require(path, header, "Name")
     usecols = [c for c in ("MAL_ID", "Name", "Type", "Episodes") if c in header]
-    df = _read_csv(path, usecols=usecols, dtype=str, keep_default_na=False)
+    df = _read_csv(path, dtype=str, keep_default_na=False)[usecols]
     _first_bad_integer(path, "MAL_ID", df["MAL_ID"])
     df["MAL_ID"] = df["MAL_ID"].astype(np.int64)
     return df.rename(columns={"MAL_ID": "anime_id", "Name": "name", "Type": "type", "Episodes": "episodes"})

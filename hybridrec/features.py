@@ -100,4 +100,4 @@ class IdentityEncoder:
         self.dtype = dtype
 
     def __call__(self, values: pd.Series) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(values)).view(-1).to(self.dtype)
+        return torch.from_numpy(np.array(values, copy=True)).view(-1).to(self.dtype)

@@ -254,3 +254,17 @@ def generate(p: Synthetic, out_dir) -> dict:
     }
     io.write_json(out_dir / GENERATOR_FILE, summary)
     return summary
+
+
+def oracle_predictions(pairs: pd.DataFrame, truth_path=None) -> np.ndarray:
+    """The ground-truth expected rating E[r | m] of each (user_id, anime_id) pair (the oracle predictor)."""
+    from hybridrec.errors import DataError  # noqa: PLC0415
+
+    truth_path = Path(truth_path) if truth_path else Path("data/synthetic/raw") / GROUND_TRUTH_FILE
+    if not truth_path.exists():
+        raise DataError(truth_path, "ground truth not found (run `dvc repro generate`)")
+    truth = pd.read_parquet(truth_path, columns=["user_id", "anime_id", "expected_rating"])
+    merged = pairs[["user_id", "anime_id"]].merge(truth, on=["user_id", "anime_id"], how="left")
+    if merged["expected_rating"].isna().any():
+        raise DataError(truth_path, "some pairs have no ground truth (is data.source synthetic?)")
+    return merged["expected_rating"].to_numpy(np.float64)

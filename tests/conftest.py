@@ -1,0 +1,113 @@
+"""Shared fixtures: a tiny synthetic configuration, CSV writers, the real sample (skipped when absent)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hybridrec import params as params_mod
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_SAMPLE = REPO.parent / "shared" / "data" / "mal2020-sample"
+
+TINY = {
+    "synthetic": {"n_users": 80, "n_anime": 120, "ratings_per_user_median": 20, "chunk_users": 50},
+    "subset": {"n_users": 60},
+    "train": {"epochs": 20, "hidden": 16},
+    "evaluate": {"show_users": [0, 1]},
+}
+
+
+def deep_update(base: dict, upd: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in upd.items():
+        out[k] = deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def raw_params(**overrides) -> dict:
+    """The repository's params.yaml as a dict, with section overrides applied."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    return deep_update(raw, overrides)
+
+
+@pytest.fixture
+def tiny_params():
+    return params_mod.parse(raw_params(**TINY))
+
+
+@pytest.fixture
+def synthetic_small(tmp_path_factory):
+    """A small synthetic data set (Kaggle schema) on disk; returns (dir, params)."""
+    from hybridrec import synthetic
+
+    p = params_mod.parse(raw_params(**TINY))
+    out = tmp_path_factory.mktemp("synthetic_raw")
+    synthetic.generate(p.synthetic, out)
+    return out, p
+
+
+@pytest.fixture
+def real_sample():
+    if not (REAL_SAMPLE / "rating_complete.csv").exists():
+        pytest.skip(f"real sample not available at {REAL_SAMPLE}")
+    return REAL_SAMPLE
+
+
+def write(path: Path, text: str, encoding="utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path
+
+
+def copy_project(dest: Path, overrides: dict) -> Path:
+    """A fresh git + DVC project in ``dest`` with this repo's pipeline and params overridden."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in ("dvc.yaml", "stages", "hybridrec", "baselines"):
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / item)
+    (dest / "params.yaml").write_text(yaml.safe_dump(raw_params(**overrides), sort_keys=False))
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=dest, check=True)
+    return dest
+
+
+def replace(section, **changes):
+    return dataclasses.replace(section, **changes)
+
+
+def load_stage(name: str):
+    """Import stages/<name>.py as a module (the stages are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory):
+    """A tiny synthetic project in a temp dir, run through the stages up to train + evaluate."""
+    import os
+
+    root = tmp_path_factory.mktemp("tiny_project")
+    (root / "params.yaml").write_text(yaml.safe_dump(raw_params(**TINY), sort_keys=False))
+    p = params_mod.load(root / "params.yaml")
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        for name in ("generate", "preprocess", "subset", "embed", "split", "train", "evaluate"):
+            load_stage(name).run(p)
+    finally:
+        os.chdir(old)
+    return root, p

@@ -1,0 +1,123 @@
+"""The paper's model: features, graph hygiene, training behaviour, determinism, fast == reference."""
+
+import copy
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from hybridrec.graph import EDGE, REV_EDGE, load_inputs, train_graph
+from hybridrec.metrics import rating_metrics
+from hybridrec.model import FastGraphSAGE
+from hybridrec.params import Train
+from hybridrec.paths import Paths
+from hybridrec.training import build, fit, predict, weighted_mse
+from tests.conftest import replace
+
+
+@pytest.fixture(scope="module")
+def project(tiny_project):
+    root, p = tiny_project
+    old = os.getcwd()
+    os.chdir(root)
+    yield root, p
+    os.chdir(old)
+
+
+def inputs_for(p, features):
+    return load_inputs(Paths(p.data.name), features)
+
+
+def test_feature_shapes(project):
+    _, p = project
+    n_genres = len(__import__("json").load(open(Paths(p.data.name).preprocessed / "genres.json")))
+    both = inputs_for(p, ["synopsis", "genres"])
+    assert both.anime_x.shape == (both.n_anime, 384 + n_genres)
+    assert inputs_for(p, ["genres"]).anime_x.shape == (both.n_anime, n_genres)
+    assert inputs_for(p, ["synopsis"]).anime_x.shape == (both.n_anime, 384)
+    ident = inputs_for(p, [])
+    assert torch.equal(ident.anime_x, torch.eye(both.n_anime))
+    g = train_graph(both)
+    assert g["user"].x.shape == (both.n_users, both.n_users) and torch.equal(g["user"].x, torch.eye(both.n_users))
+    assert g[EDGE].edge_label.dtype == torch.float32 and "edge_label" not in g[REV_EDGE]
+
+
+def test_no_heldout_edge_in_message_passing_graph(project):
+    _, p = project
+    inputs = inputs_for(p, ["genres"])
+    g = train_graph(inputs)
+    mp = set(map(tuple, g[EDGE].edge_index.t().tolist()))
+    rev = set(map(tuple, g[REV_EDGE].edge_index.flip(0).t().tolist()))
+    assert mp == rev
+    for s in ("val", "test"):
+        held = set(map(tuple, inputs.edges[s][0].t().tolist()))
+        assert held and not (held & mp)
+    assert mp == set(map(tuple, inputs.edges["train"][0].t().tolist()))
+
+
+def test_loss_falls(project):
+    _, p = project
+    trained = fit(inputs_for(p, p.train.features), replace(p.train, epochs=40), "cpu", progress=False)
+    losses = [h["loss"] for h in trained.history]
+    assert losses[-1] < 0.3 * losses[0]
+    assert trained.history[trained.best_epoch - 1]["val_rmse"] == trained.best_val_rmse
+
+
+def test_same_seed_same_metrics(project):
+    _, p = project
+    inputs = inputs_for(p, p.train.features)
+    cfg = replace(p.train, epochs=15)
+    runs = [fit(inputs, cfg, "cpu", progress=False) for _ in range(2)]
+    preds = [predict(r.runner, inputs.edges["test"][0]) for r in runs]
+    assert np.array_equal(preds[0], preds[1])
+    other = fit(inputs, replace(cfg, seed=cfg.seed + 1), "cpu", progress=False)
+    assert not np.array_equal(preds[0], predict(other.runner, inputs.edges["test"][0]))
+
+
+@pytest.mark.parametrize("features", [["synopsis", "genres"], []])
+def test_fast_equals_reference_after_one_step(project, features):
+    _, p = project
+    inputs = inputs_for(p, features)
+    cfg = replace(p.train, impl="reference")
+    ref_model, ref = build(inputs, cfg, "cpu")
+    fast_model = copy.deepcopy(ref_model)
+    fast = FastGraphSAGE(fast_model, train_graph(inputs))
+    eli, y = inputs.edges["train"]
+    w = torch.ones(11)
+    for model, run in ((ref_model, ref), (fast_model, fast)):
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        opt.zero_grad()
+        weighted_mse(run(eli), y, w).backward()
+        opt.step()
+    test_eli = inputs.edges["test"][0]
+    with torch.no_grad():
+        assert torch.allclose(ref(test_eli), fast(test_eli), atol=1e-4)
+        assert torch.allclose(ref(eli), fast(eli), atol=1e-4)
+
+
+def test_fast_equals_reference_after_training(project):
+    _, p = project
+    inputs = inputs_for(p, p.train.features)
+    rmse = {}
+    for impl in ("reference", "fast"):
+        t = fit(inputs, replace(p.train, impl=impl, epochs=60), "cpu", progress=False)
+        eli, y = inputs.edges["test"]
+        rmse[impl] = rating_metrics(predict(t.runner, eli), y.numpy())["rmse"]
+    assert round(rmse["fast"], 3) == round(rmse["reference"], 3), rmse
+
+
+def test_other_convs_train(project):
+    _, p = project
+    inputs = inputs_for(p, ["genres"])
+    for conv in ("graphconv", "gat"):
+        t = fit(inputs, replace(p.train, conv=conv, impl="reference", epochs=5), "cpu", progress=False)
+        assert np.isfinite(t.best_val_rmse)
+    with pytest.raises(ValueError, match="fast path implements SAGEConv only"):
+        fit(inputs, replace(p.train, conv="gat", impl="fast", epochs=1), "cpu", progress=False)
+
+
+def test_train_params_dataclass_has_no_defaults():
+    import dataclasses
+
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(Train))
