@@ -1,0 +1,71 @@
+"""One face for every rating predictor in the suite (Surprise's: fit / predict / test).
+
+GraphSAGE variants and the Surprise baselines alike implement :class:`RatingPredictor`, so tuning,
+evaluation, ranking metrics and reports never special-case a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hybridrec import metrics
+
+
+@dataclass
+class SplitData:
+    """The shared split: train/val/test ratings (user_idx, anime_idx, rating) and the graph inputs.
+
+    ``graph_inputs(features)`` gives the GNN its node features; other models ignore it.
+    """
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    n_users: int
+    n_anime: int
+    graph_inputs: object = None  # callable(features) -> GraphInputs
+    extra: dict = field(default_factory=dict)
+
+
+class RatingPredictor:
+    """Base class: subclasses implement ``fit`` and ``score`` (raw predicted ratings for index arrays)."""
+
+    name = "predictor"
+    deterministic = False  # True when the seed does not change the model
+
+    def fit(self, data: SplitData, seed: int) -> "RatingPredictor":
+        raise NotImplementedError
+
+    def score(self, users: np.ndarray, anime: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, pairs: pd.DataFrame) -> np.ndarray:
+        """Raw predictions for the (user_idx, anime_idx) rows of ``pairs``."""
+        return np.asarray(self.score(pairs["user_idx"].to_numpy(), pairs["anime_idx"].to_numpy()), np.float64)
+
+    def test(self, pairs: pd.DataFrame) -> dict:
+        """RMSE / MAE / accuracy / within-1 on ``pairs`` (predictions clamped to the rating range)."""
+        return metrics.rating_metrics(self.predict(pairs), pairs["rating"].to_numpy())
+
+    def score_matrix(self, n_users: int, n_anime: int) -> np.ndarray:
+        """[n_users, n_anime] predicted ratings (for full-ranking metrics). Subclasses may vectorise."""
+        users = np.repeat(np.arange(n_users), n_anime)
+        anime = np.tile(np.arange(n_anime), n_users)
+        return np.asarray(self.score(users, anime), np.float64).reshape(n_users, n_anime)
+
+
+class GlobalMean(RatingPredictor):
+    """Predicts the mean training rating for everything."""
+
+    name = "global mean"
+    deterministic = True
+
+    def fit(self, data: SplitData, seed: int):
+        self.mean = float(data.train["rating"].mean())
+        return self
+
+    def score(self, users, anime):
+        return np.full(len(users), self.mean)
