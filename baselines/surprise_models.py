@@ -96,7 +96,8 @@ class SurprisePredictor(RatingPredictor):
                 for j, _ in ts.ur[u]:
                     self.R[u, j] = 1.0
             mask = (a.freq > 0).astype(np.float64)
-            self.slope_num = self.R @ (a.dev * mask).T  # [users, items]: sum over rated j of dev[i, j]
+            dev = np.where(a.freq > 0, a.dev, 0.0)  # Surprise leaves 0/0 = nan where no user rated both
+            self.slope_num = self.R @ dev.T  # [users, items]: sum over rated j of dev[i, j]
             self.slope_den = self.R @ mask.T
 
     def _base(self, u, i, ku, ki):
