@@ -50,6 +50,9 @@ class SurprisePredictor(RatingPredictor):
         self.name = label or algo
         self.deterministic = algo not in SEEDED
 
+    def settings(self) -> dict:
+        return dict(self.options)
+
     def fit(self, data: SplitData, seed: int):
         kwargs = _options(self.algo_name, self.options)
         if self.algo_name in SEEDED and self.algo_name != "NormalPredictor":

@@ -16,18 +16,22 @@ def _setup_logging():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
-def stage(fn, doc: str, argv=None) -> None:
-    """Run a DVC stage: parse ``--params``, call ``fn(params)``, turn user errors into one line + exit 2."""
+def stage(fn, doc: str, argv=None, options=()) -> None:
+    """Run a DVC stage: parse ``--params`` (and ``options``: (flag, argparse kwargs) pairs, passed to ``fn``
+    as keyword arguments), call ``fn(params, ...)``, turn user errors into one line + exit 2."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    for flag, kwargs in options:
+        parser.add_argument(flag, **kwargs)
     args = parser.parse_args(argv)
+    extra = {k: v for k, v in vars(args).items() if k != "params"}
     _setup_logging()
     from hybridrec import params as params_mod
 
     t0 = time.perf_counter()
     try:
         p = params_mod.load(args.params)
-        fn(p)
+        fn(p, **extra)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

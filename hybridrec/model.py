@@ -29,7 +29,7 @@ def make_conv(kind: str, out_channels: int) -> nn.Module:
     if kind == "sage":
         return SAGEConv((-1, -1), out_channels)
     if kind == "graphconv":
-        return GraphConv((-1, -1), out_channels, aggr="mean")
+        return GraphConv((-1, -1), out_channels, aggr="add")  # sum aggregation (mean would equal SAGEConv)
     if kind == "gat":
         return GATConv((-1, -1), out_channels, add_self_loops=False)
     raise ValueError(f"unknown conv {kind!r} (sage | graphconv | gat)")
@@ -100,16 +100,19 @@ def _csr(rows, cols, values, shape) -> torch.Tensor:
     return a.to_sparse_csr()
 
 
-class MeanAggregation:
-    """``A @ X`` with A the row-normalised adjacency (the mean over each node's neighbours), as CSR.
+class Aggregation:
+    """``A @ X`` with A the adjacency (row-normalised for the mean, 0/1 for the sum), as CSR.
 
     The transpose is built once too, so the backward pass (``A^T @ grad``) does not re-sort the matrix
     every step, which is what ``torch.sparse.mm``'s own backward would do.
     """
 
-    def __init__(self, dst: torch.Tensor, src: torch.Tensor, n_dst: int, n_src: int):
-        deg = torch.bincount(dst, minlength=n_dst).clamp(min=1).to(torch.float32)
-        values = 1.0 / deg[dst]
+    def __init__(self, dst: torch.Tensor, src: torch.Tensor, n_dst: int, n_src: int, mean: bool = True):
+        if mean:
+            deg = torch.bincount(dst, minlength=n_dst).clamp(min=1).to(torch.float32)
+            values = 1.0 / deg[dst]
+        else:
+            values = torch.ones(dst.numel())
         self.a = _csr(dst, src, values, (n_dst, n_src))
         self.at = _csr(src, dst, values, (n_src, n_dst))
 
@@ -132,8 +135,13 @@ class _SparseMM(torch.autograd.Function):
         return None, None, ctx.at @ grad
 
 
+# conv kind -> (neighbour weight name, root weight name, mean aggregation?)
+FAST_CONVS = {"sage": ("lin_l", "lin_r", True), "graphconv": ("lin_rel", "lin_root", False)}
+
+
 class FastGraphSAGE(nn.Module):
-    """The fast path: computes ``Model`` (SAGEConv, identity user features) on a fixed training graph.
+    """The fast path: computes ``Model`` (SAGEConv, or GraphConv with sum aggregation; identity user
+    features) on a fixed training graph. Both layers are ``lin_nb(aggregate(x_j)) + lin_root(x_i)``.
 
     Holds no parameters of its own: it reads the wrapped model's, so an optimiser over
     ``model.parameters()`` trains both formulations identically.
@@ -141,8 +149,10 @@ class FastGraphSAGE(nn.Module):
 
     def __init__(self, model: Model, data: HeteroData):
         super().__init__()
-        if model.conv != "sage":
-            raise ValueError("the fast path implements SAGEConv only; use train.impl: reference for other convs")
+        if model.conv not in FAST_CONVS:
+            raise ValueError(f"the fast path implements {' and '.join(FAST_CONVS)} only; "
+                             "use train.impl: reference for other convs")
+        self.nb, self.root, mean = FAST_CONVS[model.conv]
         if not _is_identity(data["user"].x):
             raise ValueError("the fast path needs identity user features")
         self.model = model
@@ -150,12 +160,12 @@ class FastGraphSAGE(nn.Module):
         user, anime = data[EDGE].edge_index
         x_anime = data["anime"].x
         self.anime_identity = _is_identity(x_anime)
-        self.a_ua = MeanAggregation(user, anime, n_user, n_anime).to(x_anime.device)
-        self.a_au = MeanAggregation(anime, user, n_anime, n_user).to(x_anime.device)
-        # First layer, user side: the neighbour mean of the raw anime features never changes.
+        self.a_ua = Aggregation(user, anime, n_user, n_anime, mean).to(x_anime.device)
+        self.a_au = Aggregation(anime, user, n_anime, n_user, mean).to(x_anime.device)
+        # First layer, user side: the neighbour aggregate of the raw anime features never changes.
         with torch.no_grad():
-            mean_anime = None if self.anime_identity else self.a_ua.a @ x_anime
-        self.register_buffer("mean_anime_x", mean_anime, persistent=False)
+            agg_anime = None if self.anime_identity else self.a_ua.a @ x_anime
+        self.register_buffer("agg_anime_x", agg_anime, persistent=False)
         self.register_buffer("x_anime", None if self.anime_identity else x_anime, persistent=False)
 
     @staticmethod
@@ -165,23 +175,23 @@ class FastGraphSAGE(nn.Module):
 
     def encode(self):
         c1, c2 = self.model.encoder.conv1, self.model.encoder.conv2
-        to_anime1, to_user1 = c1[EDGE_KEY], c1[REV_KEY]
-        # Layer 1, anime nodes: mean of identity user features -> A_au @ W_l^T; own features -> X W_r^T.
-        h_anime = self.a_au @ to_anime1.lin_l.weight.t() + to_anime1.lin_l.bias
-        h_anime = h_anime + self._lin(self.x_anime, to_anime1.lin_r.weight)
-        # Layer 1, user nodes: precomputed mean of anime features -> (A_ua X) W_l^T; identity -> W_r^T rows.
+        nb, root = self.nb, self.root
+        to_anime1, to_user1 = getattr(c1[EDGE_KEY], nb), getattr(c1[REV_KEY], nb)
+        root_anime1, root_user1 = getattr(c1[EDGE_KEY], root), getattr(c1[REV_KEY], root)
+        # Layer 1, anime nodes: aggregated identity user features -> A_au @ W^T; own features -> X W_root^T.
+        h_anime = self.a_au @ to_anime1.weight.t() + to_anime1.bias + self._lin(self.x_anime, root_anime1.weight)
+        # Layer 1, user nodes: precomputed aggregate of anime features -> (A_ua X) W^T; identity -> W_root^T.
         if self.anime_identity:
-            agg = self.a_ua @ to_user1.lin_l.weight.t()
+            agg = self.a_ua @ to_user1.weight.t()
         else:
-            agg = self.mean_anime_x @ to_user1.lin_l.weight.t()
-        h_user = agg + to_user1.lin_l.bias + to_user1.lin_r.weight.t()
+            agg = self.agg_anime_x @ to_user1.weight.t()
+        h_user = agg + to_user1.bias + root_user1.weight.t()
         h_anime, h_user = h_anime.relu(), h_user.relu()
-        # Layer 2: project (h -> h) before aggregating; mean is linear so the order does not matter.
-        to_anime2, to_user2 = c2[EDGE_KEY], c2[REV_KEY]
-        z_anime = self.a_au @ (h_user @ to_anime2.lin_l.weight.t()) + to_anime2.lin_l.bias \
-            + h_anime @ to_anime2.lin_r.weight.t()
-        z_user = self.a_ua @ (h_anime @ to_user2.lin_l.weight.t()) + to_user2.lin_l.bias \
-            + h_user @ to_user2.lin_r.weight.t()
+        # Layer 2: project (h -> h) before aggregating; aggregation is linear so the order does not matter.
+        to_anime2, to_user2 = getattr(c2[EDGE_KEY], nb), getattr(c2[REV_KEY], nb)
+        root_anime2, root_user2 = getattr(c2[EDGE_KEY], root), getattr(c2[REV_KEY], root)
+        z_anime = self.a_au @ (h_user @ to_anime2.weight.t()) + to_anime2.bias + h_anime @ root_anime2.weight.t()
+        z_user = self.a_ua @ (h_anime @ to_user2.weight.t()) + to_user2.bias + h_user @ root_user2.weight.t()
         return z_user, z_anime
 
     def forward(self, edge_label_index):

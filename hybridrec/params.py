@@ -99,6 +99,17 @@ class Evaluate:
 
 
 @dataclasses.dataclass(frozen=True)
+class Compare:
+    seeds: list[int]  # model seeds every model runs with (the split stays fixed)
+    tuning_trials: int  # the same search budget for every tunable model
+    tuning_seed: int
+    alpha: float  # family-wise significance level (Holm)
+    reference: str  # the model every other is tested against (the paper's)
+    pairs: list[list[str]]  # further paired tests, e.g. full features vs genres only
+    models: dict  # name -> spec (see hybridrec/zoo.py)
+
+
+@dataclasses.dataclass(frozen=True)
 class Params:
     data: Data
     synthetic: Synthetic
@@ -108,9 +119,10 @@ class Params:
     split: Split
     train: Train
     evaluate: Evaluate
+    compare: Compare
 
 
-def _check(value, tp, key: str):
+def check_type(value, tp, key: str):
     """Check ``value`` against type annotation ``tp``; return the (possibly coerced) value."""
     origin = typing.get_origin(tp)
     if origin is Literal:
@@ -121,7 +133,7 @@ def _check(value, tp, key: str):
         errors = []
         for arm in typing.get_args(tp):
             try:
-                return _check(value, arm, key)
+                return check_type(value, arm, key)
             except ParamsError as e:
                 errors.append(str(e).split(": ", 2)[-1])
         raise ParamsError(f"params.yaml: {key} = {value!r}: " + " or ".join(errors))
@@ -129,7 +141,7 @@ def _check(value, tp, key: str):
         if not isinstance(value, list):
             raise ParamsError(f"params.yaml: {key} = {value!r}: must be a list")
         (arm,) = typing.get_args(tp)
-        return [_check(v, arm, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [check_type(v, arm, f"{key}[{i}]") for i, v in enumerate(value)]
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ParamsError(f"params.yaml: {key} must be a mapping, got {value!r}")
@@ -142,7 +154,11 @@ def _check(value, tp, key: str):
         if missing:
             raise ParamsError(f"params.yaml: missing key {key + '.' if key else ''}{missing[0]}")
         hints = typing.get_type_hints(tp)
-        return tp(**{n: _check(value[n], hints[n], f"{key + '.' if key else ''}{n}") for n in fields})
+        return tp(**{n: check_type(value[n], hints[n], f"{key + '.' if key else ''}{n}") for n in fields})
+    if tp is dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"params.yaml: {key} must be a mapping")
+        return value
     if tp is bool:
         if not isinstance(value, bool):
             raise ParamsError(f"params.yaml: {key} = {value!r}: must be true or false")
@@ -164,7 +180,7 @@ def _check(value, tp, key: str):
 
 def parse(raw: dict) -> Params:
     """Check a params mapping (as loaded from YAML) and return typed :class:`Params`."""
-    params = _check(raw, Params, "")
+    params = check_type(raw, Params, "")
     _check_values(params)
     return params
 
@@ -184,6 +200,16 @@ def _check_values(p: Params) -> None:
     if not (0 <= p.split.val < 1 and 0 < p.split.test < 1 and p.split.val + p.split.test < 1):
         raise ParamsError("params.yaml: split.val and split.test must be fractions in [0, 1) "
                           f"with val + test < 1, got {p.split.val} and {p.split.test}")
+    from hybridrec.zoo import check_models  # noqa: PLC0415 (zoo imports this module)
+
+    check_models(p.compare.models)
+    for name in [p.compare.reference] + [n for pair in p.compare.pairs for n in pair]:
+        if name not in p.compare.models:
+            raise ParamsError(f"params.yaml: compare names model {name!r}, which is not in compare.models")
+    if any(len(pair) != 2 for pair in p.compare.pairs):
+        raise ParamsError("params.yaml: compare.pairs entries must be [model_a, model_b]")
+    if not p.compare.seeds:
+        raise ParamsError("params.yaml: compare.seeds must list at least one seed")
     bad = [f for f in p.train.features if f not in ("synopsis", "genres")]
     if bad:
         raise ParamsError(f"params.yaml: train.features = {p.train.features}: unknown feature {bad[0]!r} "

@@ -39,6 +39,10 @@ class RatingPredictor:
     def fit(self, data: SplitData, seed: int) -> "RatingPredictor":
         raise NotImplementedError
 
+    def settings(self) -> dict:
+        """The hyperparameters this predictor runs with (for the reports)."""
+        return {}
+
     def score(self, users: np.ndarray, anime: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

@@ -75,11 +75,12 @@ def test_same_seed_same_metrics(project):
     assert not np.array_equal(preds[0], predict(other.runner, inputs.edges["test"][0]))
 
 
-@pytest.mark.parametrize("features", [["synopsis", "genres"], []])
-def test_fast_equals_reference_after_one_step(project, features):
+@pytest.mark.parametrize("features,conv", [(["synopsis", "genres"], "sage"), ([], "sage"),
+                                           (["synopsis", "genres"], "graphconv")])
+def test_fast_equals_reference_after_one_step(project, features, conv):
     _, p = project
     inputs = inputs_for(p, features)
-    cfg = replace(p.train, impl="reference")
+    cfg = replace(p.train, impl="reference", conv=conv)
     ref_model, ref = build(inputs, cfg, "cpu")
     fast_model = copy.deepcopy(ref_model)
     fast = FastGraphSAGE(fast_model, train_graph(inputs))
@@ -113,7 +114,7 @@ def test_other_convs_train(project):
     for conv in ("graphconv", "gat"):
         t = fit(inputs, replace(p.train, conv=conv, impl="reference", epochs=5), "cpu", progress=False)
         assert np.isfinite(t.best_val_rmse)
-    with pytest.raises(ValueError, match="fast path implements SAGEConv only"):
+    with pytest.raises(ValueError, match="fast path implements sage and graphconv only"):
         fit(inputs, replace(p.train, conv="gat", impl="fast", epochs=1), "cpu", progress=False)
 
 

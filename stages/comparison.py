@@ -1,0 +1,41 @@
+"""Stage `comparison`: reports/<dataset>/comparison.md (+ comparison.json metrics, rmse_ci.png) from every
+compare@<model> run: mean ± std / 95% CI over seeds, paired tests, findings generated from the numbers.
+
+Usage: python stages/comparison.py [--params params.yaml]   (normally run by `dvc repro`)
+"""
+
+import numpy as np
+
+from hybridrec import io, metrics
+from hybridrec.cli import stage
+from hybridrec.errors import DataError
+from hybridrec.graph import read_split
+from hybridrec.paths import Paths
+from hybridrec.reporting import comparison
+from hybridrec.synthetic import oracle_predictions
+
+
+def run(p) -> None:
+    paths = Paths(p.data.name)
+    split, sha = read_split(paths)
+    test = split.loc[split["split"] == "test"]
+    runs, preds = {}, {}
+    for name in p.compare.models:
+        runs[name] = io.read_json(paths.reports / "runs" / f"{name}.json")
+        z = io.read_npz(paths.models / "compare" / f"{name}.npz", ["test_pred", "test_user", "test_anime"])
+        if not (np.array_equal(z["test_user"], test["user_idx"]) and np.array_equal(z["test_anime"], test["anime_idx"])):
+            raise DataError(paths.models / "compare" / f"{name}.npz", "test pairs differ from the split (re-run `dvc repro`)")
+        preds[name] = z["test_pred"]
+    oracle = None
+    if p.data.source == "synthetic":
+        oracle = metrics.rating_metrics(oracle_predictions(test), test["rating"].to_numpy())
+    tuning = io.read_json(paths.reports / "tuning.json")["models"]
+    res = comparison.build(runs, preds, test["rating"].to_numpy(np.float64), p, tuning, oracle)
+    io.write_json(paths.reports / "comparison.json", {
+        "models": {n: {k: v["mean"] for k, v in a.items()} for n, a in res["models"].items()},
+        "significant_vs_reference": res["significant"]})
+    comparison.write(paths.reports, res, runs, p, sha)
+
+
+if __name__ == "__main__":
+    stage(run, __doc__)
