@@ -16,6 +16,25 @@ def register(sub) -> None:
     r.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     r.set_defaults(func=cmd_recommend)
 
+    g = sub.add_parser("check-metrics", help="the CI gate: compare fresh metrics with the committed reference",
+                       description="Compare the metrics in reports/<dataset>/ (metrics.json, comparison.json) with "
+                                   "the committed reports/<dataset>/reference_metrics.json, using the tolerances of "
+                                   "gate.rules in params.yaml. Exits 1 on any regression or missing metric.")
+    g.add_argument("--dataset", default=None, help="data set name (default: data.name from params.yaml)")
+    g.add_argument("--source", action="append", choices=["metrics", "comparison"],
+                   help="which metrics file(s) to gate (repeatable; default: all the reference holds)")
+    g.add_argument("--update", action="store_true",
+                   help="write the current metrics as the new reference instead of checking (on purpose only)")
+    g.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    g.set_defaults(func=cmd_check_metrics)
+
+    t = sub.add_parser("timing-report", help="write reports/timing.md from pytest-benchmark JSON files",
+                       description="Turn pytest-benchmark JSON files (one per machine/run, e.g. CPU and GPU) into "
+                                   "the markdown timing report.")
+    t.add_argument("json", nargs="+", help="pytest-benchmark --benchmark-json files")
+    t.add_argument("-o", "--output", default="reports/timing.md", help="output (default: reports/timing.md)")
+    t.set_defaults(func=cmd_timing_report)
+
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from tabulate import tabulate  # noqa: PLC0415
@@ -39,4 +58,45 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     df["genres"] = df["genres"].str.replace("|", ", ")
     print(tabulate(df[["rank", "name", "genres", "predicted_rating"]].values.tolist(),
                    headers=["#", "anime", "genres", "predicted rating"], tablefmt="simple", floatfmt=".2f"))
+    return 0
+
+
+def cmd_check_metrics(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from hybridrec import gate, params  # noqa: PLC0415
+
+    p = params.load(args.params)
+    report_dir = Path("reports") / (args.dataset or p.data.name)
+    if args.update:
+        now = gate.collect(report_dir, args.source)
+        if not now:
+            raise UserError(f"{report_dir}: no metrics files to take as reference (run `dvc repro` first)")
+        path = gate.update_reference(report_dir, now)
+        print(f"wrote {len(now)} reference metrics to {path}; commit it")
+        return 0
+    reference = gate.load_reference(report_dir)
+    sources = args.source or sorted({k.split(".", 1)[0] for k in reference})
+    reference = {k: v for k, v in reference.items() if k.split(".", 1)[0] in sources}
+    now = gate.collect(report_dir, sources)
+    rows = gate.compare(reference, now, p.gate.rules)
+    print(gate.render(rows))
+    bad = gate.failed(rows)
+    print(f"\n{report_dir}: {len(rows)} metrics gated, {len(bad)} failed "
+          f"({', '.join(r.metric for r in bad[:5])}{'...' if len(bad) > 5 else ''})" if bad else
+          f"\n{report_dir}: {len(rows)} metrics gated, all within tolerance")
+    return 1 if bad else 0
+
+
+def cmd_timing_report(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from hybridrec.reporting import timing  # noqa: PLC0415
+
+    for f in args.json:
+        if not Path(f).is_file():
+            raise UserError(f"{f}: benchmark JSON not found (run pytest tests/benchmarks --benchmark-only "
+                            f"--benchmark-json={f})")
+    timing.write(args.output, args.json)
+    print(f"wrote {args.output}")
     return 0

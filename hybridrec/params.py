@@ -110,6 +110,19 @@ class Compare:
 
 
 @dataclasses.dataclass(frozen=True)
+class GateRule:
+    match: str  # glob over metric names, e.g. "*.rmse"
+    better: Literal["lower", "higher"]
+    abs: float
+    rel: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    rules: list[GateRule]  # first match wins; metrics no rule matches are not gated
+
+
+@dataclasses.dataclass(frozen=True)
 class Params:
     data: Data
     synthetic: Synthetic
@@ -120,6 +133,7 @@ class Params:
     train: Train
     evaluate: Evaluate
     compare: Compare
+    gate: Gate
 
 
 def check_type(value, tp, key: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import platform
 from pathlib import Path
 
@@ -20,10 +22,16 @@ def provenance(p: Params | None = None, **extra) -> dict:
 
     from hybridrec import __version__
 
+    import torch_geometric  # noqa: PLC0415
+
     out = {"hybridrec": __version__, "python": platform.python_version(), "numpy": np.__version__,
-           "pandas": pd.__version__, "torch": torch.__version__, "machine": platform.machine()}
+           "pandas": pd.__version__, "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+           "machine": platform.machine()}
     if p is not None:
-        out["data"] = as_dict(p.data)
+        out["params"] = {f.name: as_dict(getattr(p, f.name)) for f in dataclasses.fields(p)}
+        stats = Path("data") / p.data.name / "preprocessed" / "stats.json"
+        if stats.exists():  # the sha256 of the raw input files, recorded by preprocess
+            out["dataset_sha256"] = json.loads(stats.read_text()).get("inputs")
     out.update(extra)
     return out
 

@@ -135,20 +135,29 @@ def score_matrix_topk(runner: Runner, user_idx, exclude: dict, k: int, max_eleme
     h = z_user.size(1)
     pu = torch.addmm(dec.lin1.bias, z_user, dec.lin1.weight[:, :h].t())
     pa = z_anime @ dec.lin1.weight[:, h:].t()
-    out = []
     user_idx = np.asarray(user_idx)
     batch = max(1, max_elements // (pa.size(0) * h))  # bounds the [batch, n_anime, h] intermediate
+    # exclusions as flat (row in user_idx, anime) arrays, so each batch masks them in one indexing op
+    row_of = {int(u): r for r, u in enumerate(user_idx)}
+    ex_rows, ex_cols = [], []
+    for u, seen in exclude.items():
+        r = row_of.get(int(u))
+        if r is not None and seen:
+            ex_rows.append(np.full(len(seen), r))
+            ex_cols.append(np.fromiter(seen, dtype=np.int64, count=len(seen)))
+    ex_rows = torch.as_tensor(np.concatenate(ex_rows) if ex_rows else np.zeros(0, np.int64), device=pu.device)
+    ex_cols = torch.as_tensor(np.concatenate(ex_cols) if ex_cols else np.zeros(0, np.int64), device=pu.device)
+    out = []
     for start in range(0, len(user_idx), batch):
         ub = torch.as_tensor(user_idx[start:start + batch], device=pu.device)
         s = dec.lin2((pu[ub][:, None, :] + pa[None, :, :]).relu()).squeeze(-1)  # [B, n_anime]
-        for row, u in enumerate(user_idx[start:start + batch]):
-            seen = exclude.get(int(u))
-            if seen:
-                s[row, torch.as_tensor(sorted(seen), device=s.device)] = float("-inf")
+        sel = (ex_rows >= start) & (ex_rows < start + len(ub))
+        s[ex_rows[sel] - start, ex_cols[sel]] = float("-inf")
         top = torch.topk(s, min(k, s.size(1)), dim=1)
+        values, indices = top.values.cpu().numpy(), top.indices.cpu().numpy()
         for row in range(len(ub)):
-            keep = torch.isfinite(top.values[row])
-            out.append((top.indices[row][keep].cpu().numpy(), top.values[row][keep].cpu().numpy()))
+            keep = np.isfinite(values[row])
+            out.append((indices[row][keep], values[row][keep]))
     return out
 
 

@@ -21,7 +21,6 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
 
 from hybridrec.errors import ParamsError
 from hybridrec.params import Train, check_type
@@ -109,13 +108,22 @@ class GraphSAGEPredictor(RatingPredictor):
         return self
 
     def score(self, users, anime):
+        import torch  # noqa: PLC0415 (keeps `import hybridrec.params` light)
+
         from hybridrec.training import predict  # noqa: PLC0415
 
         eli = torch.as_tensor(np.stack([np.asarray(users), np.asarray(anime)]), dtype=torch.long)
         return predict(self.trained.runner, eli)
 
-    @torch.no_grad()
     def score_matrix(self, n_users, n_anime):
+        import torch  # noqa: PLC0415
+
+        with torch.no_grad():
+            return self._score_matrix(n_users, n_anime)
+
+    def _score_matrix(self, n_users, n_anime):
+        import torch  # noqa: PLC0415
+
         runner = self.trained.runner
         z_user, z_anime = runner.encode()
         dec = runner.model.decoder

@@ -21,8 +21,8 @@ MAL_REFERENCE = {
 }
 
 
-def table(rows, headers, floatfmt=".3f") -> str:
-    return tabulate(rows, headers=headers, tablefmt="github", floatfmt=floatfmt)
+def table(rows, headers, floatfmt=".3f", numparse=True) -> str:
+    return tabulate(rows, headers=headers, tablefmt="github", floatfmt=floatfmt, disable_numparse=not numparse)
 
 
 def save_figure(fig, path) -> None:

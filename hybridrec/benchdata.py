@@ -1,0 +1,57 @@
+"""In-memory data for the timing benchmarks: the same preprocessing, subset and split as the pipeline,
+without writing files. Synopsis embeddings may be random vectors of the right shape (timings depend on
+shapes, not values), so a benchmark of training never waits for the sentence encoder."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hybridrec import data
+from hybridrec.features import IdentityEncoder
+from hybridrec.graph import SPLITS, GraphInputs, anime_features
+from hybridrec.params import Params
+from hybridrec.predictors import SplitData
+from hybridrec.preprocess import preprocess
+from hybridrec.split import make_split
+from hybridrec.subset import make_subset
+
+
+@dataclasses.dataclass
+class BenchData:
+    name: str
+    inputs: GraphInputs
+    split: SplitData
+    synopses: list[str]
+
+
+def load(raw_dir, p: Params, n_users, name: str, embedding_dim: int = 384) -> BenchData:
+    """Kaggle-schema files -> preprocess -> subset (n_users, head) -> split -> GraphInputs."""
+    raw_dir = Path(raw_dir)
+    ratings = data.load_ratings(raw_dir / data.RATINGS_FILE)
+    syn = data.load_synopses(raw_dir / data.SYNOPSIS_FILE, p.preprocess.missing_synopsis_prefix)
+    pre = preprocess(ratings, syn)
+    sub, sub_anime, _ = make_subset(pre.ratings, pre.anime, n_users, "head", 0)
+    split, _ = make_split(sub, p.split.val, p.split.test, p.split.seed)
+    rng = np.random.default_rng(0)
+    emb = {"anime_id": pre.anime["anime_id"].to_numpy(),
+           "embedding": rng.normal(size=(len(pre.anime), embedding_dim)).astype(np.float32)}
+    genres = pd.DataFrame(pre.onehot, columns=pre.genres)
+    genres.insert(0, "anime_id", pre.anime["anime_id"].to_numpy())
+    anime_x, desc = anime_features(sub_anime["anime_id"].to_numpy(), emb, genres, ["synopsis", "genres"])
+    label = IdentityEncoder(dtype=torch.float)
+    edges = {}
+    for s in SPLITS:
+        part = split.loc[split["split"] == s]
+        eli = torch.from_numpy(np.stack([part["user_idx"].to_numpy(), part["anime_idx"].to_numpy()])).long()
+        edges[s] = (eli, label(part["rating"]))
+    users = split[["user_idx", "user_id"]].drop_duplicates().sort_values("user_idx").reset_index(drop=True)
+    inputs = GraphInputs(len(users), len(sub_anime), anime_x, desc, edges, users, sub_anime, "in-memory")
+    parts = {s: split.loc[split["split"] == s].reset_index(drop=True) for s in SPLITS}
+    sd = SplitData(parts["train"], parts["val"], parts["test"], inputs.n_users, inputs.n_anime, lambda f: inputs)
+    synopses = pre.anime["synopsis"].tolist()
+    return BenchData(name, inputs, sd, synopses)

@@ -1,0 +1,102 @@
+"""The CI metric-regression gate fails on a regression past tolerance, and only then."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from hybridrec import gate
+from hybridrec.params import parse
+from tests.conftest import raw_params
+
+METRICS = {"model": "x", "train": {"rmse": 1.3, "accuracy": 0.33, "n": 10},
+           "test": {"rmse": 1.40, "mae": 1.07, "accuracy": 0.32, "within1": 0.73, "n": 10}}
+
+
+@pytest.fixture
+def project(tmp_path):
+    rep = tmp_path / "reports" / "demo"
+    rep.mkdir(parents=True)
+    (rep / "metrics.json").write_text(json.dumps(METRICS))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params(data={"name": "demo"}), sort_keys=False))
+    return tmp_path, rep
+
+
+def check(root, *extra):
+    return subprocess.run([sys.executable, "-m", "hybridrec.cli", "check-metrics", *extra], cwd=root,
+                          capture_output=True, text=True)
+
+
+def perturb(rep, split, key, value):
+    m = json.loads((rep / "metrics.json").read_text())
+    m[split][key] = value
+    (rep / "metrics.json").write_text(json.dumps(m))
+
+
+def test_update_then_pass(project):
+    root, rep = project
+    assert check(root, "--update").returncode == 0
+    ref = json.loads((rep / "reference_metrics.json").read_text())["metrics"]
+    assert ref["metrics.test.rmse"] == 1.40 and "metrics.test.n" not in ref
+    out = check(root)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "all within tolerance" in out.stdout
+
+
+def test_regression_past_tolerance_fails(project):
+    root, rep = project
+    check(root, "--update")
+    perturb(rep, "test", "rmse", 1.40 + 0.02)  # tolerance 0.01, lower is better
+    out = check(root)
+    assert out.returncode == 1
+    line = next(l for l in out.stdout.splitlines() if l.startswith("metrics.test.rmse"))
+    assert "REGRESSION" in line and "1.4000" in line and "1.4200" in line and "+0.0200" in line
+
+
+def test_within_tolerance_and_improvements_pass(project):
+    root, rep = project
+    check(root, "--update")
+    perturb(rep, "test", "rmse", 1.405)  # worse, but within 0.01
+    perturb(rep, "test", "accuracy", 0.40)  # higher accuracy is not a regression
+    out = check(root)
+    assert out.returncode == 0, out.stdout
+    assert "improved" in next(l for l in out.stdout.splitlines() if l.startswith("metrics.test.accuracy"))
+
+
+def test_lower_accuracy_fails(project):
+    root, rep = project
+    check(root, "--update")
+    perturb(rep, "test", "accuracy", 0.30)
+    assert check(root).returncode == 1
+
+
+def test_missing_metric_fails(project):
+    root, rep = project
+    check(root, "--update")
+    m = json.loads((rep / "metrics.json").read_text())
+    del m["test"]["within1"]
+    (rep / "metrics.json").write_text(json.dumps(m))
+    out = check(root)
+    assert out.returncode == 1 and "MISSING" in out.stdout
+
+
+def test_no_reference_is_a_clear_error(project):
+    root, _ = project
+    out = check(root)
+    assert out.returncode == 2 and "no committed reference metrics" in out.stderr
+
+
+def test_relative_tolerance():
+    p = parse(raw_params())
+    rows = gate.compare({"comparison.svd.ndcg": 0.10}, {"comparison.svd.ndcg": 0.085}, p.gate.rules)
+    assert rows[0].verdict == "REGRESSION" and abs(rows[0].tolerance - 0.01) < 1e-12  # rel 0.1 * 0.10
+    rows = gate.compare({"comparison.svd.ndcg": 0.10}, {"comparison.svd.ndcg": 0.095}, p.gate.rules)
+    assert rows[0].verdict == "ok"
+
+
+def test_help():
+    out = subprocess.run([sys.executable, "-m", "hybridrec.cli", "check-metrics", "--help"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "--update" in out.stdout
