@@ -28,6 +28,16 @@ def register(sub) -> None:
     g.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     g.set_defaults(func=cmd_check_metrics)
 
+    u = sub.add_parser("use-data", help="point params.yaml's data section at another data set",
+                       description="Rewrite the `data:` section of params.yaml (keeping every comment and the other "
+                                   "sections) so that `dvc repro` runs on another data set; `dvc exp run -S ...` does "
+                                   "the same without touching the file for good.")
+    u.add_argument("--source", required=True, choices=["synthetic", "kaggle"])
+    u.add_argument("--dir", required=True, help="folder with the Kaggle CSVs (synthetic: data/synthetic/raw)")
+    u.add_argument("--name", required=True, help="data set name: folders data/<name>/ and reports/<name>/")
+    u.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    u.set_defaults(func=cmd_use_data)
+
     t = sub.add_parser("timing-report", help="write reports/timing.md from pytest-benchmark JSON files",
                        description="Turn pytest-benchmark JSON files (one per machine/run, e.g. CPU and GPU) into "
                                    "the markdown timing report.")
@@ -99,4 +109,28 @@ def cmd_timing_report(args: argparse.Namespace) -> int:
                             f"--benchmark-json={f})")
     timing.write(args.output, args.json)
     print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_use_data(args: argparse.Namespace) -> int:
+    import re  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from hybridrec import io, params  # noqa: PLC0415
+
+    path = Path(args.params)
+    text = path.read_text(encoding="utf-8")
+    m = re.search(r"^data:\n((?:[ \t]+.*\n|\n)*)", text, flags=re.M)
+    if not m:
+        raise UserError(f"{path}: no top-level `data:` section")
+    block = m.group(1)
+    for key, value in (("source", args.source), ("dir", args.dir), ("name", args.name)):
+        block, n = re.subn(rf"^(\s+{key}:\s*)[^#\n]*?(\s*(#.*)?)$", lambda mm: f"{mm.group(1)}{value}{mm.group(2)}",
+                           block, count=1, flags=re.M)
+        if n != 1:
+            raise UserError(f"{path}: data.{key} not found")
+    new = text[:m.start(1)] + block + text[m.end(1):]
+    params.parse(__import__("yaml").safe_load(new))  # never write a file that does not load
+    io.write_text(path, new)
+    print(f"{path}: data.source={args.source} data.dir={args.dir} data.name={args.name}")
     return 0

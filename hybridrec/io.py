@@ -20,12 +20,22 @@ import pandas as pd
 from hybridrec.errors import DataError
 
 
+PARTIAL = ".partial-"
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    The temporary file is named ``.<name>.partial-XXXX`` (git-ignored); partial files a killed earlier
+    run left behind for the same target are removed first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    for stale in path.parent.glob(f".{path.name}{PARTIAL}*"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{PARTIAL}", suffix=suffix or "", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

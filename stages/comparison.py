@@ -22,6 +22,7 @@ def run(p) -> None:
     runs, preds = {}, {}
     for name in p.compare.models:
         runs[name] = io.read_json(paths.reports / "runs" / f"{name}.json")
+        runs[name]["label"] = comparison.display_name(name, p.compare.models[name])
         z = io.read_npz(paths.models / "compare" / f"{name}.npz", ["test_pred", "test_user", "test_anime"])
         if not (np.array_equal(z["test_user"], test["user_idx"]) and np.array_equal(z["test_anime"], test["anime_idx"])):
             raise DataError(paths.models / "compare" / f"{name}.npz", "test pairs differ from the split (re-run `dvc repro`)")

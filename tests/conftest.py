@@ -21,6 +21,17 @@ TINY = {
     "subset": {"n_users": 60},
     "train": {"epochs": 20, "hidden": 16},
     "evaluate": {"show_users": [0, 1]},
+    "compare": {"seeds": [0, 1], "tuning_trials": 2},
+}
+# A smaller comparison for the runs that repeat the pipeline (reproducibility, interruption).
+TINY_FEW_MODELS = {
+    "compare": {"seeds": [0, 1], "tuning_trials": 2, "pairs": [["sage_tuned", "sage_genres"]],
+                "models": {"global_mean": {"kind": "global_mean"},
+                           "svd": {"kind": "surprise", "algo": "SVD", "search": {"n_factors": [5, 10]}},
+                           "sage_paper": {"kind": "gnn"},
+                           "sage_tuned": {"kind": "gnn", "train": {"weighted_loss": False},
+                                          "search": {"lr": [0.003, 0.01]}},
+                           "sage_genres": {"kind": "gnn", "base": "sage_tuned", "train": {"features": ["genres"]}}}},
 }
 
 
@@ -32,9 +43,14 @@ def deep_update(base: dict, upd: dict) -> dict:
 
 
 def raw_params(**overrides) -> dict:
-    """The repository's params.yaml as a dict, with section overrides applied."""
+    """The repository's params.yaml as a dict, with section overrides applied (``compare.models`` replaced
+    whole when given, not merged)."""
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    return deep_update(raw, overrides)
+    out = deep_update(raw, overrides)
+    models = overrides.get("compare", {}).get("models")
+    if models is not None:
+        out["compare"]["models"] = copy.deepcopy(models)
+    return out
 
 
 @pytest.fixture

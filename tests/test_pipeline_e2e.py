@@ -66,3 +66,43 @@ def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path):
     assert out.stderr.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in out.stderr
     assert "rating_complete.csv, row 2, column 'rating': rating 12 is outside 1-10" in out.stderr
     assert not (root / "data" / "bad").exists()
+
+
+def test_identical_metrics_twice_from_scratch_even_after_a_kill(tmp_path):
+    """Run the pipeline twice from scratch with the same params: identical metrics files. The second run
+    is killed mid-way first; the next `dvc repro` completes and nothing partial is left behind."""
+    import os
+    import signal
+
+    from tests.conftest import TINY_FEW_MODELS
+
+    cfg = deep_update(TINY, {k: v for k, v in TINY_FEW_MODELS.items()})
+    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
+    a = copy_project(tmp_path / "a", cfg)
+    b = copy_project(tmp_path / "b", cfg)
+    out = dvc(a, "repro")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+
+    proc = subprocess.Popen(["dvc", "repro"], cwd=b, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "Running stage 'tune'" in line:
+            break
+    import time
+
+    time.sleep(2.0)  # let the stage get going, then kill it hard (and DVC with it)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any("Running stage 'tune'" in l for l in seen), "".join(seen)[-2000:]
+    for f in (b / "reports").rglob("*.json"):
+        json.loads(f.read_text())  # whatever exists under its final name is complete
+    assert not (b / "reports" / "synthetic" / "comparison.json").exists()
+
+    again = dvc(b, "repro")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    leftovers = [p for d in ("data", "models", "reports") for p in (b / d).rglob(".*.partial-*")]
+    assert not leftovers, leftovers
+    for rel in ("reports/synthetic/metrics.json", "reports/synthetic/comparison.json"):
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
