@@ -59,12 +59,17 @@ class Runner:
 
 
 def build(inputs: GraphInputs, cfg, device: str):
-    """Model + runner on ``device``; the lazy (-1, -1) layers are materialised by one reference pass."""
+    """Model + runner on ``device``. The lazy (-1, -1) layers are materialised by one reference pass over a
+    one-edge graph with the real feature widths (a pass over the whole graph would gather an
+    n_users-wide identity row per edge, which is what the fast path exists to avoid)."""
     set_seed(cfg.seed)
     data = train_graph(inputs).to(device)
     model = Model(cfg.hidden, data.metadata(), conv=cfg.conv).to(device)
+    one = torch.zeros(2, 1, dtype=torch.long, device=device)
+    x_dict = {"user": data["user"].x[:1], "anime": data["anime"].x[:1]}
+    edge_dict = {et: one for et in data.edge_types}
     with torch.no_grad():
-        model(data.x_dict, data.edge_index_dict, data["user", "rates", "anime"].edge_index[:, :1])
+        model(x_dict, edge_dict, one)
     return model, Runner(model, data, cfg.impl)
 
 

@@ -35,6 +35,13 @@ TINY_FEW_MODELS = {
 }
 
 
+def pytest_ignore_collect(collection_path, config):
+    """tests/benchmarks runs only when asked for (pytest tests/benchmarks --benchmark-only)."""
+    if collection_path.name == "benchmarks" and not config.getoption("benchmark_only", False):
+        return True
+    return None
+
+
 def deep_update(base: dict, upd: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in upd.items():
