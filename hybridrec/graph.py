@@ -116,8 +116,3 @@ def train_graph(inputs: GraphInputs) -> HeteroData:
     """The message-passing graph: training edges only."""
     eli, rating = inputs.edges["train"]
     return build_hetero(inputs.n_users, inputs.anime_x, eli, rating)
-
-
-def shape_summary(data: HeteroData) -> dict:
-    return {"user_x": list(data["user"].x.shape), "anime_x": list(data["anime"].x.shape),
-            "edge_index": list(data[EDGE].edge_index.shape)}

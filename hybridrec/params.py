@@ -88,6 +88,8 @@ class Train:
     conv: Literal["sage", "graphconv", "gat"]
     features: list[str]  # anime features: any of "synopsis", "genres"; empty = identity only
     impl: Literal["fast", "reference"]
+    batch_size: int  # 0 = full batch (the paper); > 0 = mini-batches with sampled neighbourhoods
+    num_neighbors: list[int]  # mini-batch fan-out per hop (-1 = all neighbours)
     device: str
 
 
@@ -211,6 +213,11 @@ def _check_values(p: Params) -> None:
         section, name = key.split(".")
         positive(key, getattr(getattr(p, section), name))
     positive("train.lr", p.train.lr)
+    if p.train.batch_size < 0:
+        raise ParamsError(f"params.yaml: train.batch_size = {p.train.batch_size}: must be 0 (full batch) or > 0")
+    if len(p.train.num_neighbors) != 2 or any(k == 0 or k < -1 for k in p.train.num_neighbors):
+        raise ParamsError(f"params.yaml: train.num_neighbors = {p.train.num_neighbors}: two fan-outs (one per "
+                          "layer), each > 0 or -1 for all neighbours")
     if not (0 <= p.split.val < 1 and 0 < p.split.test < 1 and p.split.val + p.split.test < 1):
         raise ParamsError("params.yaml: split.val and split.test must be fractions in [0, 1) "
                           f"with val + test < 1, got {p.split.val} and {p.split.test}")

@@ -40,14 +40,17 @@ class Trained:
     device: str
 
 
-class Runner:
-    """Predicts ratings for edge_label_index with a model on a fixed training graph."""
+class Runner(torch.nn.Module):
+    """Predicts ratings for edge_label_index with a model on a fixed training graph (a Module, so that
+    DistributedDataParallel can wrap it)."""
 
     def __init__(self, model: Model, data, impl: str):
-        self.model, self.data, self.impl = model, data, impl
+        super().__init__()
+        self.model, self.impl = model, impl
+        self.data = data  # plain attribute: the graph is input, not state
         self.fast = FastGraphSAGE(model, data) if impl == "fast" else None
 
-    def __call__(self, edge_label_index):
+    def forward(self, edge_label_index):
         if self.fast is not None:
             return self.fast(edge_label_index)
         return self.model(self.data.x_dict, self.data.edge_index_dict, edge_label_index)
@@ -59,10 +62,23 @@ class Runner:
 
 
 def build(inputs: GraphInputs, cfg, device: str):
-    """Model + runner on ``device``. The lazy (-1, -1) layers are materialised by one reference pass over a
-    one-edge graph with the real feature widths (a pass over the whole graph would gather an
-    n_users-wide identity row per edge, which is what the fast path exists to avoid)."""
+    """Model + runner on ``device``.
+
+    Full batch (``train.batch_size: 0``, the paper): the to_hetero Model on the HeteroData; its lazy
+    (-1, -1) layers are materialised by one reference pass over a one-edge graph with the real feature
+    widths (a pass over the whole graph would gather an n_users-wide identity row per edge).
+    Mini-batch (``batch_size > 0``): the same function as :class:`EmbeddingSAGE` (identity user features as
+    embeddings), run on the whole training graph by :class:`FullGraphRunner` for evaluation.
+    """
     set_seed(cfg.seed)
+    if getattr(cfg, "batch_size", 0) > 0:
+        from hybridrec.minibatch import EmbeddingSAGE, FullGraphRunner  # noqa: PLC0415
+
+        if cfg.conv != "sage":
+            raise ValueError("mini-batch training implements SAGEConv (the paper's operator) only")
+        model = EmbeddingSAGE(inputs.n_users, inputs.anime_x.size(1), cfg.hidden).to(device)
+        eli = inputs.edges["train"][0].to(device)
+        return model, FullGraphRunner(model, inputs.anime_x.to(device), eli, inputs.n_users)
     data = train_graph(inputs).to(device)
     model = Model(cfg.hidden, data.metadata(), conv=cfg.conv).to(device)
     one = torch.zeros(2, 1, dtype=torch.long, device=device)
@@ -80,43 +96,85 @@ def weighted_mse(pred, target, weight=None):
 
 
 def fit(inputs: GraphInputs, cfg, device: str, progress: bool = True) -> Trained:
-    """Train for ``cfg.epochs`` full-batch epochs; keep the weights of the best validation RMSE."""
+    """Train for ``cfg.epochs`` epochs; keep the weights of the best validation RMSE.
+
+    One epoch is one full-batch step (``train.batch_size: 0``, the paper) or a pass over the training
+    ratings in mini-batches with sampled neighbourhoods. Under torchrun each process takes its shard of
+    the training ratings and DistributedDataParallel averages the gradients.
+    """
+    from hybridrec import distributed  # noqa: PLC0415
+
     model, runner = build(inputs, cfg, device)
-    train_eli, train_y = (t.to(device) for t in inputs.edges["train"])
+    rank, _ = distributed.world()
+    train_eli, train_y = (t.to(device) for t in distributed.shard(*inputs.edges["train"]))
     val_eli, val_y = (t.to(device) for t in inputs.edges["val"])
     w = metrics.class_weights(inputs.edges["train"][1].numpy())
     weight = torch.tensor(w, dtype=torch.float32, device=device) if cfg.weighted_loss else None
+    minibatch = getattr(cfg, "batch_size", 0) > 0
+    trainable = distributed.wrap(model if minibatch else runner, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if minibatch:
+        from hybridrec.sampling import LinkNeighborSampler  # noqa: PLC0415
+
+        sampler = LinkNeighborSampler(train_eli.cpu(), train_y.cpu(), inputs.n_users, inputs.n_anime,
+                                      cfg.num_neighbors, cfg.batch_size, shuffle=True, seed=cfg.seed + rank,
+                                      graph_edge_index=inputs.edges["train"][0])
+        x_anime = inputs.anime_x.to(device)
     history, best_state, best = [], None, (float("inf"), -1)
     step_times = []
     t_start = time.perf_counter()
-    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.conv}/{cfg.impl}", unit="epoch", disable=not progress,
-               mininterval=1.0)
+    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.conv}/{'minibatch' if minibatch else cfg.impl}",
+               unit="epoch", disable=not progress or rank != 0, mininterval=1.0)
+    lo, hi = metrics.RATING_MIN, metrics.RATING_MAX
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        opt.zero_grad()
-        pred = runner(train_eli)
-        loss = weighted_mse(pred, train_y, weight)
-        loss.backward()
-        opt.step()
+        if minibatch:
+            sq, n, loss_sum = 0.0, 0, 0.0
+            for b in tqdm(sampler, desc=f"epoch {epoch}", unit="batch", leave=False,
+                          disable=not progress or rank != 0 or len(sampler) < 50, mininterval=2.0):
+                b = _to(b, device)
+                opt.zero_grad()
+                pred = trainable(b, x_anime)
+                loss = weighted_mse(pred, b.edge_label, weight)
+                loss.backward()
+                opt.step()
+                sq += float(((pred.detach().clamp(lo, hi) - b.edge_label) ** 2).sum())
+                n += len(b.edge_label)
+                loss_sum += float(loss.detach()) * len(b.edge_label)
+            loss_value, train_rmse = loss_sum / max(n, 1), (sq / max(n, 1)) ** 0.5
+        else:
+            opt.zero_grad()
+            pred = trainable(train_eli)
+            loss = weighted_mse(pred, train_y, weight)
+            loss.backward()
+            opt.step()
+            loss_value = float(loss.detach())
+            train_rmse = float(torch.sqrt(((pred.detach().clamp(lo, hi) - train_y) ** 2).mean()))
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         step_times.append(time.perf_counter() - t0)
         model.eval()
         with torch.no_grad():
-            val_pred = runner(val_eli).clamp(metrics.RATING_MIN, metrics.RATING_MAX)
+            val_pred = runner(val_eli).clamp(lo, hi)
             val_rmse = float(torch.sqrt(((val_pred - val_y) ** 2).mean()))
-            train_rmse = float(torch.sqrt(((pred.detach().clamp(metrics.RATING_MIN, metrics.RATING_MAX) - train_y) ** 2).mean()))
-        history.append({"epoch": epoch, "loss": float(loss.detach()), "train_rmse": train_rmse, "val_rmse": val_rmse})
+        history.append({"epoch": epoch, "loss": loss_value, "train_rmse": train_rmse, "val_rmse": val_rmse})
         if val_rmse < best[0]:
             best = (val_rmse, epoch)
             best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(loss=f"{float(loss.detach()):.3f}", val_rmse=f"{val_rmse:.3f}", refresh=False)
+        bar.set_postfix(loss=f"{loss_value:.3f}", val_rmse=f"{val_rmse:.3f}", refresh=False)
     train_seconds = time.perf_counter() - t_start
     model.load_state_dict(best_state)
     model.eval()
     return Trained(model, runner, history, best[1], best[0], w, train_seconds, float(np.median(step_times)), device)
+
+
+def _to(batch, device):
+    if device == "cpu":
+        return batch
+    import dataclasses as dc  # noqa: PLC0415
+
+    return dc.replace(batch, **{f.name: getattr(batch, f.name).to(device) for f in dc.fields(batch)})
 
 
 @torch.no_grad()

@@ -3,16 +3,19 @@ params (default: the paper preset = PyG hetero_link_pred.py values). Keeps the b
 logs per-epoch metrics for `dvc plots` and a learning-curve PNG.
 
 Usage: python stages/train.py [--params params.yaml]   (normally run by `dvc repro`)
+       torchrun --nproc_per_node=2 stages/train.py            (DistributedDataParallel on one machine)
+       torchrun --nnodes=2 --node_rank=R --nproc_per_node=G --rdzv_backend=c10d \
+                --rdzv_endpoint=HOST:29500 stages/train.py      (on each of 2 machines; rank 0 writes)
 """
 
 import logging
 
 import pandas as pd
 
-from hybridrec import io
+from hybridrec import distributed, io
 from hybridrec.cli import stage
 from hybridrec.features import resolve_device
-from hybridrec.graph import load_inputs, shape_summary, train_graph
+from hybridrec.graph import load_inputs
 from hybridrec.params import as_dict
 from hybridrec.paths import Paths
 from hybridrec.provenance import provenance
@@ -25,16 +28,26 @@ log = logging.getLogger("hybridrec")
 def run(p) -> None:
     paths = Paths(p.data.name)
     cfg = p.train
-    device = resolve_device(cfg.device)
+    device = distributed.init(resolve_device(cfg.device))
     inputs = load_inputs(paths, cfg.features)
-    full = train_graph(inputs)
     all_edges = sum(e[0].size(1) for e in inputs.edges.values())
+    n_train = inputs.edges["train"][0].size(1)
+    # The HeteroData's shapes (the mini-batch path holds the identity user features as embeddings).
     shapes = {"user_x": [inputs.n_users, inputs.n_users], "anime_x": list(inputs.anime_x.shape),
-              "edge_index_all": [2, all_edges], "training_graph": shape_summary(full)}
+              "edge_index_all": [2, all_edges],
+              "training_graph": {"user_x": [inputs.n_users, inputs.n_users], "anime_x": list(inputs.anime_x.shape),
+                                 "edge_index": [2, n_train]}}
     log.info("HeteroData: user x=%s, anime x=%s (%s), (user, rates, anime) edges: %d in all, %d in the "
              "training graph | paper: user x=[100, 100], anime x=[3534, 427], edge_index=[2, 16143]",
-             shapes["user_x"], shapes["anime_x"], inputs.feature_desc, all_edges, full["user", "rates", "anime"].num_edges)
+             shapes["user_x"], shapes["anime_x"], inputs.feature_desc, all_edges, n_train)
     trained = fit(inputs, cfg, device)
+    _write(p, paths, cfg, inputs, trained, device, shapes)
+
+
+def _write(p, paths, cfg, inputs, trained, device, shapes) -> None:
+    if not distributed.is_main():  # only rank 0 writes
+        distributed.finish()
+        return
     out = paths.models / "paper"
     save_checkpoint(out / "model.pt", trained, cfg, inputs)
     history = pd.DataFrame(trained.history)
@@ -44,10 +57,12 @@ def run(p) -> None:
     io.write_json(paths.reports / "train.json", {
         "best_epoch": trained.best_epoch, "best_val_rmse": trained.best_val_rmse,
         "train_seconds": round(trained.train_seconds, 2), "epoch_seconds_median": trained.epoch_seconds,
-        "device": device, "features": inputs.feature_desc, "shapes": shapes,
+        "device": device, "processes": distributed.world()[1], "features": inputs.feature_desc, "shapes": shapes,
         "split_sha256": inputs.split_sha256, "provenance": provenance(p, train=as_dict(cfg))})
-    log.info("train: best val RMSE %.4f at epoch %d; %.1f s (%.4f s/epoch) on %s", trained.best_val_rmse,
-             trained.best_epoch, trained.train_seconds, trained.epoch_seconds, device)
+    log.info("train: best val RMSE %.4f at epoch %d; %.1f s (%.4f s/epoch) on %s (%d process(es))",
+             trained.best_val_rmse, trained.best_epoch, trained.train_seconds, trained.epoch_seconds, device,
+             distributed.world()[1])
+    distributed.finish()
 
 
 if __name__ == "__main__":
