@@ -156,7 +156,9 @@ def load_ratings(path) -> pd.DataFrame:
                         row=first + 1)
     if df.empty:
         raise DataError(path, "no ratings (the file has a header but no rows)")
-    return df.astype({"user_id": np.int64, "anime_id": np.int64, "rating": np.int8})
+    # compact dtypes: 57M ratings take 0.5 GB instead of 1.4 GB
+    id_type = np.int32 if max(int(df["user_id"].max()), int(df["anime_id"].max())) < 2**31 else np.int64
+    return df.astype({"user_id": id_type, "anime_id": id_type, "rating": np.int8})
 
 
 def split_genres(text: str) -> list[str]:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from hybridrec import data
 from hybridrec.errors import DataError, ParamsError
+from hybridrec.synthetic import GENERATOR_FILE
 from hybridrec.params import Params, as_dict
 from hybridrec.paths import SYNTHETIC_RAW
 
@@ -40,9 +41,10 @@ def provenance(p: Params | None = None, **extra) -> dict:
 def raw_dir(p: Params) -> Path:
     src = Path(p.data.dir)
     if p.data.source == "synthetic":
-        if src.resolve() != SYNTHETIC_RAW.resolve():
-            raise ParamsError(f"params.yaml: data.source = synthetic reads the generated files in {SYNTHETIC_RAW}; "
-                              f"data.dir is {src} (set data.source: kaggle for other files)")
+        if not (src / GENERATOR_FILE).is_file():
+            raise ParamsError(f"params.yaml: data.source = synthetic needs generated files in data.dir ({src} has "
+                              f"no {GENERATOR_FILE}; the default is {SYNTHETIC_RAW}, written by `dvc repro generate`; "
+                              "set data.source: kaggle for other files)")
         for f in data.REQUIRED_FILES:
             if not (src / f).is_file():
                 raise DataError(src / f, "file not found (run `dvc repro generate` first)")

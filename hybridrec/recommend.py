@@ -10,12 +10,19 @@ from hybridrec.graph import GraphInputs
 from hybridrec.training import score_matrix_topk
 
 
-def rated_by_user(inputs: GraphInputs) -> dict:
-    """user_idx -> set of anime_idx the user rated in any split (never recommended back)."""
+def rated_by_user(inputs: GraphInputs, users=None) -> dict:
+    """user_idx -> set of anime_idx the user rated in any split (never recommended back); only for
+    ``users`` (user_idx values) when given, so a few users of a huge graph cost little."""
+    import numpy as np  # noqa: PLC0415
+
     out: dict = {}
     for eli, _ in inputs.edges.values():
-        for u, a in zip(eli[0].tolist(), eli[1].tolist()):
-            out.setdefault(u, set()).add(a)
+        u, a = eli[0].numpy(), eli[1].numpy()
+        if users is not None:
+            keep = np.isin(u, np.asarray(list(users)))
+            u, a = u[keep], a[keep]
+        for uu, aa in zip(u.tolist(), a.tolist()):
+            out.setdefault(uu, set()).add(aa)
     return out
 
 
@@ -33,8 +40,8 @@ def recommend(runner, inputs: GraphInputs, user_ids, k: int, rated: dict | None 
 
     ``score`` is the model's raw output (the ranking key); ``predicted_rating`` clamps it to 1..10.
     """
-    rated = rated if rated is not None else rated_by_user(inputs)
     idx = [user_index(inputs, u) for u in user_ids]
+    rated = rated if rated is not None else rated_by_user(inputs, idx)
     tops = score_matrix_topk(runner, idx, rated, k)
     anime = inputs.anime.set_index("anime_idx")
     out = {}

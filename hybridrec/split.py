@@ -16,21 +16,20 @@ def make_split(ratings: pd.DataFrame, val: float, test: float, seed: int) -> tup
     n = len(ratings)
     order = rng.permutation(n)
     n_test, n_val = int(round(test * n)), int(round(val * n))
-    label = np.empty(n, dtype=object)
-    label[order[:n_test]] = "test"
-    label[order[n_test:n_test + n_val]] = "val"
-    label[order[n_test + n_val:]] = "train"
+    code = np.zeros(n, dtype=np.int8)  # 0 train, 1 val, 2 test
+    code[order[:n_test]] = 2
+    code[order[n_test:n_test + n_val]] = 1
     out = ratings[["user_idx", "anime_idx", "user_id", "anime_id", "rating"]].copy()
-    out["split"] = label
-    # Every user keeps at least one training rating.
-    has_train = out.loc[out["split"] == "train", "user_idx"].unique()
-    lacking = np.setdiff1d(out["user_idx"].unique(), has_train)
-    moved = 0
-    for u in lacking:
-        rows = np.flatnonzero((out["user_idx"] == u).to_numpy())
-        out.iloc[rng.choice(rows), out.columns.get_loc("split")] = "train"
-        moved += 1
-    out["split"] = out["split"].astype(str)
+    # Every user keeps at least one training rating: for each user without one, a random held-out rating
+    # (the first in the random order) moves to train.
+    users = out["user_idx"].to_numpy()
+    has_train = np.zeros(int(users.max()) + 1, dtype=bool)
+    has_train[users[code == 0]] = True
+    lacking_rows = order[~has_train[users[order]]]  # held-out rows of users without training, random order
+    _, first = np.unique(users[lacking_rows], return_index=True)
+    code[lacking_rows[first]] = 0
+    moved = int(len(first))
+    out["split"] = pd.Categorical.from_codes(code, categories=["train", "val", "test"])
     counts = out["split"].value_counts().to_dict()
     train_anime = set(out.loc[out["split"] == "train", "anime_idx"])
     cold = {s: int((~out.loc[out["split"] == s, "anime_idx"].isin(train_anime)).sum()) for s in ("val", "test")}

@@ -261,6 +261,8 @@ def oracle_predictions(pairs: pd.DataFrame, truth_path=None) -> np.ndarray:
     from hybridrec.errors import DataError  # noqa: PLC0415
 
     truth_path = Path(truth_path) if truth_path else Path("data/synthetic/raw") / GROUND_TRUTH_FILE
+    if truth_path.is_dir():
+        truth_path = truth_path / GROUND_TRUTH_FILE
     if not truth_path.exists():
         raise DataError(truth_path, "ground truth not found (run `dvc repro generate`)")
     truth = pd.read_parquet(truth_path, columns=["user_id", "anime_id", "expected_rating"])

@@ -178,11 +178,16 @@ def _to(batch, device):
 
 
 @torch.no_grad()
-def predict(runner: Runner, edge_label_index) -> np.ndarray:
-    """Raw (unclamped) predictions for the given (user_idx, anime_idx) pairs."""
+def predict(runner: Runner, edge_label_index, batch: int = 1 << 21) -> np.ndarray:
+    """Raw (unclamped) predictions for the given (user_idx, anime_idx) pairs: the graph is encoded once,
+    the pairs are decoded in batches (bounded memory for tens of millions of pairs)."""
     runner.model.eval()
     device = next(runner.model.parameters()).device
-    return runner(edge_label_index.to(device)).float().cpu().numpy()
+    z_user, z_anime = runner.encode()
+    dec = runner.model.decoder
+    out = [dec.forward_projected(z_user, z_anime, edge_label_index[:, s:s + batch].to(device)).float().cpu()
+           for s in range(0, edge_label_index.size(1), batch)]
+    return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
 
 @torch.no_grad()

@@ -29,7 +29,7 @@ def run(p) -> None:
         preds[name] = z["test_pred"]
     oracle = None
     if p.data.source == "synthetic":
-        oracle = metrics.rating_metrics(oracle_predictions(test), test["rating"].to_numpy())
+        oracle = metrics.rating_metrics(oracle_predictions(test, p.data.dir), test["rating"].to_numpy())
     tuning = io.read_json(paths.reports / "tuning.json")["models"]
     res = comparison.build(runs, preds, test["rating"].to_numpy(np.float64), p, tuning, oracle)
     io.write_json(paths.reports / "comparison.json", {

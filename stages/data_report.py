@@ -4,9 +4,10 @@ Usage: python stages/data_report.py [--params params.yaml]   (normally run by `d
 """
 
 import logging
+from pathlib import Path
 
 from hybridrec import io, synthetic
-from hybridrec.paths import SYNTHETIC_RAW, Paths
+from hybridrec.paths import Paths
 from hybridrec.reporting import data_report
 from hybridrec.cli import stage
 
@@ -20,7 +21,7 @@ def run(p) -> None:
     ratings = io.read_parquet(paths.preprocessed / "ratings.parquet", ["user_id", "anime_id", "rating"])
     sub = io.read_parquet(paths.subset / "ratings.parquet", ["user_id", "anime_id", "rating"])
     anime = io.read_parquet(paths.preprocessed / "anime.parquet", ["anime_id", "genres", "synopsis"])
-    generator = io.read_json(SYNTHETIC_RAW / synthetic.GENERATOR_FILE) if p.data.source == "synthetic" else None
+    generator = io.read_json(Path(p.data.dir) / synthetic.GENERATOR_FILE) if p.data.source == "synthetic" else None
     data_report.write(paths.reports, p, pre_stats, sub_stats, ratings, sub, generator, anime)
 
 

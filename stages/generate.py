@@ -1,6 +1,7 @@
-"""Stage `generate`: write the embedded synthetic data set (Kaggle schema + planted ground truth) to data/synthetic/raw.
+"""Stage `generate`: write the embedded synthetic data set (Kaggle schema + planted ground truth) to
+data/synthetic/raw (or --out, e.g. for a full-scale data set beside the default).
 
-Usage: python stages/generate.py [--params params.yaml]   (normally run by `dvc repro`)
+Usage: python stages/generate.py [--params params.yaml] [--out DIR]   (normally run by `dvc repro`)
 """
 
 import logging
@@ -12,12 +13,12 @@ from hybridrec.cli import stage
 log = logging.getLogger("hybridrec")
 
 
-def run(p) -> None:
-    summary = synthetic.generate(p.synthetic, SYNTHETIC_RAW)
+def run(p, out=str(SYNTHETIC_RAW)) -> None:
+    summary = synthetic.generate(p.synthetic, out)
     log.info("synthetic data: %d users, %d anime, %d ratings; oracle RMSE floor %.3f -> %s",
-             summary["n_users"], summary["n_anime"], summary["n_ratings"], summary["oracle_rmse_floor"],
-             SYNTHETIC_RAW)
+             summary["n_users"], summary["n_anime"], summary["n_ratings"], summary["oracle_rmse_floor"], out)
 
 
 if __name__ == "__main__":
-    stage(run, __doc__)
+    stage(run, __doc__, options=[("--out", {"default": str(SYNTHETIC_RAW),
+                                            "help": f"output folder (default: {SYNTHETIC_RAW})"})])

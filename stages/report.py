@@ -16,7 +16,7 @@ def run(p) -> None:
     split = io.read_parquet(paths.split / "split.parquet", ["user_id", "anime_id", "rating", "split"])
     oracle = None
     if p.data.source == "synthetic":
-        oracle = oracle_predictions(split.loc[split["split"] == "test"])
+        oracle = oracle_predictions(split.loc[split["split"] == "test"], p.data.dir)
     refs = replication.reference_points(split, metrics.rating_metrics, oracle)
     replication.write(paths.reports, p, io.read_json(paths.reports / "metrics.json"),
                       io.read_json(paths.reports / "train.json"), io.read_json(paths.reports / "recommendations.json"),
