@@ -45,7 +45,10 @@ def main(argv=None) -> None:
     from hybridrec import commands
 
     commands.register(sub)
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "fullscale":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     _setup_logging()
     try:
         rc = args.func(args)

@@ -38,11 +38,16 @@ def register(sub) -> None:
     u.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     u.set_defaults(func=cmd_use_data)
 
+    f = sub.add_parser("fullscale", help="run the pipeline on a Kaggle-sized synthetic data set, timing each stage",
+                       description="See `python -m hybridrec.fullscale --help` for all options.", add_help=False)
+    f.set_defaults(func=cmd_fullscale)
+
     t = sub.add_parser("timing-report", help="write reports/timing.md from pytest-benchmark JSON files",
                        description="Turn pytest-benchmark JSON files (one per machine/run, e.g. CPU and GPU) into "
                                    "the markdown timing report.")
     t.add_argument("json", nargs="+", help="pytest-benchmark --benchmark-json files")
     t.add_argument("-o", "--output", default="reports/timing.md", help="output (default: reports/timing.md)")
+    t.add_argument("--fullscale", default=None, help="JSON summary of `hybridrec fullscale` to include")
     t.set_defaults(func=cmd_timing_report)
 
 
@@ -107,7 +112,7 @@ def cmd_timing_report(args: argparse.Namespace) -> int:
         if not Path(f).is_file():
             raise UserError(f"{f}: benchmark JSON not found (run pytest tests/benchmarks --benchmark-only "
                             f"--benchmark-json={f})")
-    timing.write(args.output, args.json)
+    timing.write(args.output, args.json, args.fullscale)
     print(f"wrote {args.output}")
     return 0
 
@@ -133,4 +138,11 @@ def cmd_use_data(args: argparse.Namespace) -> int:
     params.parse(__import__("yaml").safe_load(new))  # never write a file that does not load
     io.write_text(path, new)
     print(f"{path}: data.source={args.source} data.dir={args.dir} data.name={args.name}")
+    return 0
+
+
+def cmd_fullscale(args: argparse.Namespace) -> int:
+    from hybridrec import fullscale  # noqa: PLC0415
+
+    fullscale.main(args.rest)
     return 0

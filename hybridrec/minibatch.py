@@ -55,12 +55,14 @@ class EmbeddingSAGE(nn.Module):
             out.decoder.load_state_dict(model.decoder.state_dict())
         return out
 
-    def _layers(self, x_anime, user_ids, mean_to_anime, mean_to_user):
-        """Both layers; ``mean_to_*`` (f) returns the neighbour mean of a per-source tensor."""
-        h_anime = mean_to_anime(self.user_msg(user_ids) if user_ids is not None else self.user_msg.weight) \
-            + self.user_msg_bias + self.anime_self1(x_anime)
+    def _layers(self, x_anime, user_ids, mean_to_anime, mean_to_user, mean_anime_proj):
+        """Both layers. ``mean_to_*(x)``: neighbour mean of a per-source tensor; ``mean_anime_proj(W)``: the
+        neighbour mean of the anime features projected by W (projecting first keeps the per-edge work
+        h-wide instead of feature-wide; the mean is linear, so the result is the same)."""
+        user_msg = self.user_msg(user_ids) if user_ids is not None else self.user_msg.weight
         user_self = self.user_self(user_ids) if user_ids is not None else self.user_self.weight
-        h_user = self.anime_msg1(mean_to_user(x_anime)) + user_self
+        h_anime = mean_to_anime(user_msg) + self.user_msg_bias + self.anime_self1(x_anime)
+        h_user = mean_anime_proj(self.anime_msg1.weight) + self.anime_msg1.bias + user_self
         h_anime, h_user = h_anime.relu(), h_user.relu()
         z_anime = self.to_anime2_l(mean_to_anime(h_user)) + self.to_anime2_r(h_anime)
         z_user = self.to_user2_l(mean_to_user(h_anime)) + self.to_user2_r(h_user)
@@ -77,7 +79,9 @@ class EmbeddingSAGE(nn.Module):
         def to_user(x):
             return scatter(x[ua[0]], ua[1], dim=0, dim_size=n_u, reduce="mean")
 
-        z_user, z_anime = self._layers(x_anime_all[batch.anime_ids], batch.user_ids, to_anime, to_user)
+        x_anime = x_anime_all[batch.anime_ids]
+        z_user, z_anime = self._layers(x_anime, batch.user_ids, to_anime, to_user,
+                                       lambda w: to_user(x_anime @ w.t()))
         return self.decoder.forward_projected(z_user, z_anime, batch.edge_label_index)
 
 
@@ -96,13 +100,8 @@ class FullGraphRunner(nn.Module):
             self.agg_anime_x = self.a_ua.a @ x_anime  # fixed inputs: aggregate once
 
     def encode(self):
-        def to_anime(x):
-            return self.a_au @ x
-
-        def to_user(x):
-            return self.agg_anime_x if x is self.x_anime else self.a_ua @ x
-
-        return self.model._layers(self.x_anime, None, to_anime, to_user)
+        return self.model._layers(self.x_anime, None, lambda x: self.a_au @ x, lambda x: self.a_ua @ x,
+                                  lambda w: self.agg_anime_x @ w.t())
 
     def forward(self, edge_label_index):
         z_user, z_anime = self.encode()

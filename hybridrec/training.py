@@ -116,9 +116,9 @@ def fit(inputs: GraphInputs, cfg, device: str, progress: bool = True) -> Trained
     if minibatch:
         from hybridrec.sampling import LinkNeighborSampler  # noqa: PLC0415
 
-        sampler = LinkNeighborSampler(train_eli.cpu(), train_y.cpu(), inputs.n_users, inputs.n_anime,
+        sampler = LinkNeighborSampler(train_eli, train_y, inputs.n_users, inputs.n_anime,
                                       cfg.num_neighbors, cfg.batch_size, shuffle=True, seed=cfg.seed + rank,
-                                      graph_edge_index=inputs.edges["train"][0])
+                                      graph_edge_index=inputs.edges["train"][0].to(device))
         x_anime = inputs.anime_x.to(device)
     history, best_state, best = [], None, (float("inf"), -1)
     step_times = []
@@ -133,7 +133,6 @@ def fit(inputs: GraphInputs, cfg, device: str, progress: bool = True) -> Trained
             sq, n, loss_sum = 0.0, 0, 0.0
             for b in tqdm(sampler, desc=f"epoch {epoch}", unit="batch", leave=False,
                           disable=not progress or rank != 0 or len(sampler) < 50, mininterval=2.0):
-                b = _to(b, device)
                 opt.zero_grad()
                 pred = trainable(b, x_anime)
                 loss = weighted_mse(pred, b.edge_label, weight)
@@ -167,14 +166,6 @@ def fit(inputs: GraphInputs, cfg, device: str, progress: bool = True) -> Trained
     model.load_state_dict(best_state)
     model.eval()
     return Trained(model, runner, history, best[1], best[0], w, train_seconds, float(np.median(step_times)), device)
-
-
-def _to(batch, device):
-    if device == "cpu":
-        return batch
-    import dataclasses as dc  # noqa: PLC0415
-
-    return dc.replace(batch, **{f.name: getattr(batch, f.name).to(device) for f in dc.fields(batch)})
 
 
 @torch.no_grad()

@@ -94,3 +94,19 @@ def test_two_processes_match_one(tiny_project, tmp_path):
     assert results[2]["processes"] == 2 and results[1]["processes"] == 1
     assert abs(results[2]["best_val_rmse"] - results[1]["best_val_rmse"]) < 0.02, results
     assert np.isfinite(results[2]["best_val_rmse"])
+
+
+@pytest.mark.slow
+def test_fullscale_runner_rehearsal(tmp_path):
+    """`hybridrec fullscale` at a tiny scale: every stage runs in its own process, timed and measured."""
+    for item in ("stages", "params.yaml"):
+        src = REPO / item
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / item)
+    out = subprocess.run([sys.executable, "-m", "hybridrec.cli", "fullscale", "--scale", "0.0005", "--batch-size", "256",
+                          "--out", "summary.json"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    d = json.loads((tmp_path / "summary.json").read_text())
+    assert d["users"] == 155 and d["ratings"] > 0
+    for stage in ("generate", "preprocess", "subset", "embed", "split", "train"):
+        assert d["stages"][stage]["seconds"] > 0 and d["stages"][stage]["peak_mb"] > 0
+    assert d["stages"]["train"]["edges_per_s"] > 0 and d["projected_training_hours"] > 0

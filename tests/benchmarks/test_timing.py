@@ -151,3 +151,29 @@ def test_scaling_epoch(benchmark, scaled, device, impl, params):
                                 train_edges=int(inputs.edges["train"][0].size(1)), peak_mb=round(mem, 1),
                                 reference_gb_estimate=round(gb, 2))
     benchmark.pedantic(step, rounds=5 if impl == "fast" else 3, warmup_rounds=0)
+
+
+FULLSCALE = os.environ.get("HYBRIDREC_FULLSCALE")  # e.g. "310059,16872,57633278" (users, anime, ratings)
+
+
+@pytest.mark.skipif(not FULLSCALE, reason="set HYBRIDREC_FULLSCALE=users,anime,ratings to time a full-scale epoch")
+def test_fullscale_minibatch_epoch(benchmark, device, params):
+    """One mini-batch epoch (sampled neighbourhoods, embeddings for users) over a Kaggle-sized graph."""
+    n_users, n_anime, n_ratings = (int(x) for x in FULLSCALE.split(","))
+    inputs = benchdata.random_graph(n_users, n_anime, n_ratings, device="cpu")
+    bs = int(os.environ.get("HYBRIDREC_FULLSCALE_BATCH", "65536"))
+    cfg = dataclasses.replace(params.train, batch_size=bs, num_neighbors=[10, 10], epochs=1, weighted_loss=False,
+                              device=device)
+    from hybridrec.training import fit
+
+    result = {}
+
+    def epoch():
+        result["t"] = fit(inputs, cfg, device, progress=False)
+        sync(device)
+
+    benchmark.extra_info.update(step="full-scale mini-batch epoch", dataset=f"random {n_users}x{n_anime}",
+                                device=device, impl="minibatch", users=n_users, anime=n_anime,
+                                train_edges=int(inputs.edges["train"][0].size(1)), batch_size=bs)
+    benchmark.pedantic(epoch, rounds=1, warmup_rounds=0)
+    benchmark.extra_info["val_rmse"] = result["t"].best_val_rmse
