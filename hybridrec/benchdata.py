@@ -12,8 +12,7 @@ import pandas as pd
 import torch
 
 from hybridrec import data
-from hybridrec.features import IdentityEncoder
-from hybridrec.graph import SPLITS, GraphInputs, anime_features
+from hybridrec.graph import SPLITS, GraphInputs, anime_features, split_edges
 from hybridrec.params import Params
 from hybridrec.predictors import SplitData
 from hybridrec.preprocess import preprocess
@@ -43,12 +42,7 @@ def load(raw_dir, p: Params, n_users, name: str, embedding_dim: int = 384) -> Be
     genres = pd.DataFrame(pre.onehot, columns=pre.genres)
     genres.insert(0, "anime_id", pre.anime["anime_id"].to_numpy())
     anime_x, desc = anime_features(sub_anime["anime_id"].to_numpy(), emb, genres, ["synopsis", "genres"])
-    label = IdentityEncoder(dtype=torch.float)
-    edges = {}
-    for s in SPLITS:
-        part = split.loc[split["split"] == s]
-        eli = torch.from_numpy(np.stack([part["user_idx"].to_numpy(), part["anime_idx"].to_numpy()])).long()
-        edges[s] = (eli, label(part["rating"]))
+    edges = split_edges(split)
     users = split[["user_idx", "user_id"]].drop_duplicates().sort_values("user_idx").reset_index(drop=True)
     inputs = GraphInputs(len(users), len(sub_anime), anime_x, desc, edges, users, sub_anime, "in-memory")
     parts = {s: split.loc[split["split"] == s].reset_index(drop=True) for s in SPLITS}

@@ -103,13 +103,18 @@ def load_inputs(paths: Paths, features) -> GraphInputs:
     embeddings = io.read_npz(paths.embeddings, ["anime_id", "embedding"]) if "synopsis" in features else None
     genres = io.read_parquet(paths.preprocessed / "genres.parquet", ["anime_id"]) if "genres" in features else None
     anime_x, desc = anime_features(users_anime["anime_id"].to_numpy(), embeddings, genres, features)
+    return GraphInputs(len(users), len(users_anime), anime_x, desc, split_edges(split), users, users_anime, sha)
+
+
+def split_edges(split: pd.DataFrame) -> dict:
+    """split -> (edge_label_index [2, E] long, rating [E] float), ratings through the IdentityEncoder."""
     label = IdentityEncoder(dtype=torch.float)
     edges = {}
     for s in SPLITS:
         part = split.loc[split["split"] == s]
         eli = torch.from_numpy(np.stack([part["user_idx"].to_numpy(), part["anime_idx"].to_numpy()])).long()
         edges[s] = (eli, label(part["rating"]))
-    return GraphInputs(len(users), len(users_anime), anime_x, desc, edges, users, users_anime, sha)
+    return edges
 
 
 def train_graph(inputs: GraphInputs) -> HeteroData:
