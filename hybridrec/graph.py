@@ -62,10 +62,18 @@ def anime_features(anime_ids: np.ndarray, embeddings: dict, genres: pd.DataFrame
     return torch.cat(parts, dim=1), " || ".join(desc)
 
 
-def build_hetero(n_users: int, anime_x: torch.Tensor, edge_index: torch.Tensor, rating: torch.Tensor) -> HeteroData:
-    """HeteroData as in the paper/PyG example: user x = eye, (user, rates, anime) + reverse edges."""
+def build_hetero(n_users: int, anime_x: torch.Tensor, edge_index: torch.Tensor, rating: torch.Tensor,
+                 user_identity: bool = True) -> HeteroData:
+    """HeteroData as in the paper/PyG example: user x = eye, (user, rates, anime) + reverse edges.
+
+    ``user_identity=False`` leaves the identity matrix implicit (only ``num_nodes``): the fast path and the
+    embedding formulation never need it materialised (n_users^2 floats).
+    """
     data = HeteroData()
-    data["user"].x = torch.eye(n_users)
+    if user_identity:
+        data["user"].x = torch.eye(n_users)
+    else:
+        data["user"].num_nodes = n_users
     data["anime"].x = anime_x
     data[EDGE].edge_index = edge_index
     data[EDGE].edge_label = rating
@@ -117,7 +125,7 @@ def split_edges(split: pd.DataFrame) -> dict:
     return edges
 
 
-def train_graph(inputs: GraphInputs) -> HeteroData:
+def train_graph(inputs: GraphInputs, user_identity: bool = True) -> HeteroData:
     """The message-passing graph: training edges only."""
     eli, rating = inputs.edges["train"]
-    return build_hetero(inputs.n_users, inputs.anime_x, eli, rating)
+    return build_hetero(inputs.n_users, inputs.anime_x, eli, rating, user_identity)

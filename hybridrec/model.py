@@ -153,8 +153,8 @@ class FastGraphSAGE(nn.Module):
             raise ValueError(f"the fast path implements {' and '.join(FAST_CONVS)} only; "
                              "use train.impl: reference for other convs")
         self.nb, self.root, mean = FAST_CONVS[model.conv]
-        if not _is_identity(data["user"].x):
-            raise ValueError("the fast path needs identity user features")
+        if "x" in data["user"] and not _is_identity(data["user"].x):
+            raise ValueError("the fast path needs identity user features (or none: identity is implied)")
         self.model = model
         n_user, n_anime = data["user"].num_nodes, data["anime"].num_nodes
         user, anime = data[EDGE].edge_index

@@ -79,10 +79,10 @@ def build(inputs: GraphInputs, cfg, device: str):
         model = EmbeddingSAGE(inputs.n_users, inputs.anime_x.size(1), cfg.hidden).to(device)
         eli = inputs.edges["train"][0].to(device)
         return model, FullGraphRunner(model, inputs.anime_x.to(device), eli, inputs.n_users)
-    data = train_graph(inputs).to(device)
+    data = train_graph(inputs, user_identity=cfg.impl == "reference").to(device)
     model = Model(cfg.hidden, data.metadata(), conv=cfg.conv).to(device)
     one = torch.zeros(2, 1, dtype=torch.long, device=device)
-    x_dict = {"user": data["user"].x[:1], "anime": data["anime"].x[:1]}
+    x_dict = {"user": torch.zeros(1, inputs.n_users, device=device), "anime": data["anime"].x[:1]}
     edge_dict = {et: one for et in data.edge_types}
     with torch.no_grad():
         model(x_dict, edge_dict, one)
