@@ -108,7 +108,8 @@ def main(argv=None) -> None:
                "ratings": n_raw, "train_edges": n_train, "embedded_synopses": emb["n"],
                "batch_size": args.batch_size, "num_neighbors": args.num_neighbors, "epochs": args.epochs,
                "epochs_projection": args.epochs_projection,
-               "projected_training_hours": round(epoch_s * args.epochs_projection / 3600, 2),
+               "projected_training_seconds": round(epoch_s * args.epochs_projection, 1),
+               "projected_training_hours": round(epoch_s * args.epochs_projection / 3600, 3),
                "device": train["device"], "stages": results, "cpu_count": os.cpu_count()}
     io.write_json(args.out, summary)
     print(json.dumps(summary, indent=2))

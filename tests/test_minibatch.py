@@ -109,4 +109,4 @@ def test_fullscale_runner_rehearsal(tmp_path):
     assert d["users"] == 155 and d["ratings"] > 0
     for stage in ("generate", "preprocess", "subset", "embed", "split", "train"):
         assert d["stages"][stage]["seconds"] > 0 and d["stages"][stage]["peak_mb"] > 0
-    assert d["stages"]["train"]["edges_per_s"] > 0 and d["projected_training_hours"] > 0
+    assert d["stages"]["train"]["edges_per_s"] > 0 and d["projected_training_seconds"] > 0

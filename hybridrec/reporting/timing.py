@@ -45,7 +45,7 @@ def fullscale_section(path) -> list[str]:
             f"features held as embeddings; {d['epochs']} epoch(s) run.", "",
             table(rows, ["stage", "seconds", "peak MB", "throughput"], numparse=False), "",
             f"One epoch took {d['stages']['train']['epoch_seconds']:.0f} s; a full run of {d['epochs_projection']} "
-            f"epochs would take about **{d['projected_training_hours']:.1f} hours** on this machine (projection: "
+            f"epochs would take about **{d['projected_training_seconds'] / 3600:.1f} hours** on this machine (projection: "
             f"epoch time x epochs; validation adds little).", ""]
 
 
