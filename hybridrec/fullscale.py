@@ -59,6 +59,42 @@ def run_stage(cmd, env=None) -> dict:
     return {"seconds": round(wall, 1), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
+def summarise(name, results, scale, batch_size, num_neighbors, epochs, epochs_projection) -> dict:
+    """The JSON summary of a run: per-stage wall time and peak memory (``results``) plus throughput from the
+    stages' own outputs, the training quality after the epochs run, and the generator's oracle RMSE floor."""
+    results = {k: dict(v) for k, v in results.items()}
+    pre = json.loads((Path("data") / name / "preprocessed" / "stats.json").read_text())
+    split = json.loads((Path("data") / name / "split" / "split.json").read_text())
+    emb = json.loads((Path("data") / name / "embeddings.json").read_text())
+    train = json.loads((Path("reports") / name / "train.json").read_text())
+    n_raw, n_train = pre["raw"]["ratings"], split["counts"]["train"]
+    results["generate"]["rows_per_s"] = round(n_raw / results["generate"]["seconds"])
+    results["preprocess"]["rows_per_s"] = round(n_raw / results["preprocess"]["seconds"])
+    results["subset"]["rows_per_s"] = round(pre["merged"]["ratings"] / results["subset"]["seconds"])
+    results["embed"]["rows_per_s"] = round(emb["n"] / results["embed"]["seconds"], 1)
+    results["split"]["rows_per_s"] = round(pre["merged"]["ratings"] / results["split"]["seconds"])
+    if "evaluate" in results:  # scores every train/val/test rating once
+        results["evaluate"]["rows_per_s"] = round(sum(split["counts"].values()) / results["evaluate"]["seconds"])
+    epoch_s = train["epoch_seconds_median"]
+    results["train"].update({"edges_per_s": round(n_train / epoch_s), "epoch_seconds": round(epoch_s, 1),
+                             "best_val_rmse": train["best_val_rmse"]})
+    summary = {"scale": scale, "name": name, "users": pre["raw"]["users"], "anime": pre["raw"]["anime"],
+               "ratings": n_raw, "train_edges": n_train, "embedded_synopses": emb["n"],
+               "batch_size": batch_size, "num_neighbors": num_neighbors, "epochs": epochs,
+               "epochs_projection": epochs_projection,
+               "projected_training_seconds": round(epoch_s * epochs_projection, 1),
+               "projected_training_hours": round(epoch_s * epochs_projection / 3600, 3),
+               "device": train["device"], "stages": results, "cpu_count": os.cpu_count()}
+    gen = Path("data") / name / "raw" / "generator.json"
+    if gen.exists():
+        summary["oracle_rmse_floor"] = round(json.loads(gen.read_text())["oracle_rmse_floor"], 4)
+    metrics = Path("reports") / name / "metrics.json"
+    if "evaluate" in results and metrics.exists():
+        test = json.loads(metrics.read_text())["test"]
+        summary["test"] = {k: round(test[k], 4) for k in ("rmse", "mae", "accuracy", "within1")} | {"n": test["n"]}
+    return summary
+
+
 def main(argv=None) -> None:
     import argparse
 
@@ -91,26 +127,8 @@ def main(argv=None) -> None:
         print(f"=== fullscale: {stage}", flush=True)
         results[stage] = run_stage(py + cmd + ["--params", str(params_file)])
         print(f"=== fullscale: {stage}: {results[stage]}", flush=True)
-    pre = json.loads((Path("data") / name / "preprocessed" / "stats.json").read_text())
-    split = json.loads((Path("data") / name / "split" / "split.json").read_text())
-    emb = json.loads((Path("data") / name / "embeddings.json").read_text())
-    train = json.loads((Path("reports") / name / "train.json").read_text())
-    n_raw, n_train = pre["raw"]["ratings"], split["counts"]["train"]
-    results["generate"]["rows_per_s"] = round(n_raw / results["generate"]["seconds"])
-    results["preprocess"]["rows_per_s"] = round(n_raw / results["preprocess"]["seconds"])
-    results["subset"]["rows_per_s"] = round(pre["merged"]["ratings"] / results["subset"]["seconds"])
-    results["embed"]["rows_per_s"] = round(emb["n"] / results["embed"]["seconds"], 1)
-    results["split"]["rows_per_s"] = round(pre["merged"]["ratings"] / results["split"]["seconds"])
-    epoch_s = train["epoch_seconds_median"]
-    results["train"].update({"edges_per_s": round(n_train / epoch_s), "epoch_seconds": round(epoch_s, 1),
-                             "best_val_rmse": train["best_val_rmse"]})
-    summary = {"scale": args.scale, "name": name, "users": pre["raw"]["users"], "anime": pre["raw"]["anime"],
-               "ratings": n_raw, "train_edges": n_train, "embedded_synopses": emb["n"],
-               "batch_size": args.batch_size, "num_neighbors": args.num_neighbors, "epochs": args.epochs,
-               "epochs_projection": args.epochs_projection,
-               "projected_training_seconds": round(epoch_s * args.epochs_projection, 1),
-               "projected_training_hours": round(epoch_s * args.epochs_projection / 3600, 3),
-               "device": train["device"], "stages": results, "cpu_count": os.cpu_count()}
+    summary = summarise(name, results, args.scale, args.batch_size, args.num_neighbors, args.epochs,
+                        args.epochs_projection)
     io.write_json(args.out, summary)
     print(json.dumps(summary, indent=2))
 

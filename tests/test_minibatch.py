@@ -103,10 +103,16 @@ def test_fullscale_runner_rehearsal(tmp_path):
         src = REPO / item
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / item)
     out = subprocess.run([sys.executable, "-m", "hybridrec.cli", "fullscale", "--scale", "0.0005", "--batch-size", "256",
-                          "--out", "summary.json"], cwd=tmp_path, capture_output=True, text=True)
+                          "--evaluate", "--out", "summary.json"], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     d = json.loads((tmp_path / "summary.json").read_text())
     assert d["users"] == 155 and d["ratings"] > 0
     for stage in ("generate", "preprocess", "subset", "embed", "split", "train"):
         assert d["stages"][stage]["seconds"] > 0 and d["stages"][stage]["peak_mb"] > 0
     assert d["stages"]["train"]["edges_per_s"] > 0 and d["projected_training_seconds"] > 0
+    assert d["stages"]["evaluate"]["rows_per_s"] > 0 and d["test"]["n"] > 0
+    assert d["oracle_rmse_floor"] <= d["test"]["rmse"] < 5
+    from hybridrec.reporting import timing  # noqa: PLC0415
+
+    section = "\n".join(timing.fullscale_section(tmp_path / "summary.json"))
+    assert f"test RMSE {d['test']['rmse']:.4f}" in section and "oracle RMSE" in section
