@@ -121,6 +121,8 @@ def cmd_use_data(args: argparse.Namespace) -> int:
     import re  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
+    import yaml  # noqa: PLC0415
+
     from hybridrec import io, params  # noqa: PLC0415
 
     path = Path(args.params)
@@ -135,7 +137,7 @@ def cmd_use_data(args: argparse.Namespace) -> int:
         if n != 1:
             raise UserError(f"{path}: data.{key} not found")
     new = text[:m.start(1)] + block + text[m.end(1):]
-    params.parse(__import__("yaml").safe_load(new))  # never write a file that does not load
+    params.parse(yaml.safe_load(new))  # never write a file that does not load
     io.write_text(path, new)
     print(f"{path}: data.source={args.source} data.dir={args.dir} data.name={args.name}")
     return 0

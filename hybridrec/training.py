@@ -71,7 +71,7 @@ def build(inputs: GraphInputs, cfg, device: str):
     embeddings), run on the whole training graph by :class:`FullGraphRunner` for evaluation.
     """
     set_seed(cfg.seed)
-    if getattr(cfg, "batch_size", 0) > 0:
+    if cfg.batch_size > 0:
         from hybridrec.minibatch import EmbeddingSAGE, FullGraphRunner  # noqa: PLC0415
 
         if cfg.conv != "sage":
@@ -110,7 +110,7 @@ def fit(inputs: GraphInputs, cfg, device: str, progress: bool = True) -> Trained
     val_eli, val_y = (t.to(device) for t in inputs.edges["val"])
     w = metrics.class_weights(inputs.edges["train"][1].numpy())
     weight = torch.tensor(w, dtype=torch.float32, device=device) if cfg.weighted_loss else None
-    minibatch = getattr(cfg, "batch_size", 0) > 0
+    minibatch = cfg.batch_size > 0
     trainable = distributed.wrap(model if minibatch else runner, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if minibatch:
