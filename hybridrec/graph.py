@@ -83,13 +83,13 @@ def build_hetero(n_users: int, anime_x: torch.Tensor, edge_index: torch.Tensor, 
 
 
 def read_split(paths: Paths) -> tuple[pd.DataFrame, str]:
-    split = io.read_parquet(paths.split / "split.parquet", ["user_idx", "anime_idx", "rating", "split"])
-    info = io.read_json(paths.split / "split.json")
-    sha = io.sha256_file(paths.split / "split.parquet")
+    split = io.read_parquet(paths.split_file, ["user_idx", "anime_idx", "rating", "split"])
+    info = io.read_json(paths.split_info)
+    sha = io.sha256_file(paths.split_file)
     if info.get("sha256") != sha:
-        raise DataError(paths.split / "split.parquet", f"sha256 {sha[:12]}... differs from the one recorded in "
+        raise DataError(paths.split_file, f"sha256 {sha[:12]}... differs from the one recorded in "
                                                        "split.json: the split file was changed outside the pipeline")
-    check_split(split, paths.split / "split.parquet")
+    check_split(split, paths.split_file)
     return split, sha
 
 

@@ -61,16 +61,23 @@ class EdgeDecoder(nn.Module):
         z = torch.cat([z_dict["user"][row], z_dict["anime"][col]], dim=-1)
         return self.lin2(self.lin1(z).relu()).view(-1)
 
-    def forward_projected(self, z_user, z_anime, edge_label_index):
-        """The same function, projecting each node once: lin1(cat(a, b)) = a W_a^T + b W_b^T + bias."""
+    def project(self, z_user, z_anime):
+        """Each node's share of ``lin1``, computed once per node: lin1(cat(a, b)) = a W_a^T + b W_b^T + bias.
+        Returns (user rows [n_users, h] with the bias, anime rows [n_anime, h])."""
         h = z_user.size(1)
         w = self.lin1.weight
-        pu = torch.addmm(self.lin1.bias, z_user, w[:, :h].t())
-        pa = z_anime @ w[:, h:].t()
+        return torch.addmm(self.lin1.bias, z_user, w[:, :h].t()), z_anime @ w[:, h:].t()
+
+    def combine(self, pu, pa):
+        """Ratings from projected user and anime rows (any broadcastable shapes, last dim h)."""
+        return self.lin2((pu + pa).relu()).squeeze(-1)
+
+    def forward_projected(self, z_user, z_anime, edge_label_index):
+        """The same function as :meth:`forward`, projecting each node once instead of every edge."""
+        pu, pa = self.project(z_user, z_anime)
         row, col = edge_label_index
         # index_select (backward: index_add) is much cheaper on CPU than advanced indexing (index_put)
-        z = (pu.index_select(0, row) + pa.index_select(0, col)).relu()
-        return self.lin2(z).view(-1)
+        return self.combine(pu.index_select(0, row), pa.index_select(0, col))
 
 
 class Model(nn.Module):

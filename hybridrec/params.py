@@ -101,6 +101,49 @@ class Evaluate:
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One entry of ``compare.models``, resolved and checked when params load (RecBole's idea: a typo fails
+    here, not inside a tuning loop). ``kind`` names a family of :mod:`hybridrec.registry`; the family says
+    which of the optional keys it takes and checks their contents."""
+
+    name: str
+    kind: str
+    label: str  # what reports show (the family's default when params.yaml gives none)
+    algo: str | None  # the library algorithm (Surprise families)
+    base: str | None  # another model whose *tuned* settings this one starts from (an ablation)
+    options: dict  # fixed settings of the family (gnn: overrides of the `train` section)
+    search: dict  # option -> list of values to tune over
+
+    @classmethod
+    def from_params(cls, value, key: str) -> "ModelSpec":
+        from hybridrec import registry  # noqa: PLC0415 (registry imports families lazily)
+
+        name = key.rsplit(".", 1)[-1]
+        kinds = registry.families()
+        if not isinstance(value, dict) or value.get("kind") not in kinds:
+            raise ParamsError(f"params.yaml: {key}.kind must be one of {', '.join(sorted(kinds))}")
+        family = registry.family(value["kind"])
+        allowed = set(family.spec_keys) | {"kind", "label"}
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise ParamsError(f"params.yaml: unknown key {key}.{unknown[0]} "
+                              f"(a {value['kind']} model takes: {', '.join(sorted(allowed - {'kind'}))})")
+        for sub in ("options", "search"):
+            if not isinstance(value.get(sub, {}), dict):
+                raise ParamsError(f"params.yaml: {key}.{sub} must be a mapping")
+        for opt, values in value.get("search", {}).items():
+            if not isinstance(values, list) or not values:
+                raise ParamsError(f"params.yaml: {key}.search.{opt} must be a non-empty list of values")
+        for sub in ("label", "algo", "base"):
+            if sub in value and not isinstance(value[sub], str):
+                raise ParamsError(f"params.yaml: {key}.{sub} = {value[sub]!r}: must be a string")
+        spec = cls(name=name, kind=value["kind"], label=value.get("label", ""), algo=value.get("algo"),
+                   base=value.get("base"), options=dict(value.get("options", {})), search=dict(value.get("search", {})))
+        family.check_spec(spec, key)
+        return spec if spec.label else dataclasses.replace(spec, label=family.default_label(spec))
+
+
+@dataclasses.dataclass(frozen=True)
 class Compare:
     seeds: list[int]  # model seeds every model runs with (the split stays fixed)
     tuning_trials: int  # the same search budget for every tunable model
@@ -108,7 +151,7 @@ class Compare:
     alpha: float  # family-wise significance level (Holm)
     reference: str  # the model every other is tested against (the paper's)
     pairs: list[list[str]]  # further paired tests, e.g. full features vs genres only
-    models: dict  # name -> spec (see hybridrec/zoo.py)
+    models: dict[str, ModelSpec]  # name -> spec (families: hybridrec/registry.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +201,13 @@ def check_type(value, tp, key: str):
             raise ParamsError(f"params.yaml: {key} = {value!r}: must be a list")
         (arm,) = typing.get_args(tp)
         return [check_type(v, arm, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"params.yaml: {key} must be a mapping")
+        _, arm = typing.get_args(tp)
+        return {str(k): check_type(v, arm, f"{key}.{k}") for k, v in value.items()}
+    if hasattr(tp, "from_params"):
+        return tp.from_params(value, key)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ParamsError(f"params.yaml: {key} must be a mapping, got {value!r}")
@@ -221,9 +271,11 @@ def _check_values(p: Params) -> None:
     if not (0 <= p.split.val < 1 and 0 < p.split.test < 1 and p.split.val + p.split.test < 1):
         raise ParamsError("params.yaml: split.val and split.test must be fractions in [0, 1) "
                           f"with val + test < 1, got {p.split.val} and {p.split.test}")
-    from hybridrec.zoo import check_models  # noqa: PLC0415 (zoo imports this module)
-
-    check_models(p.compare.models)
+    for name, spec in p.compare.models.items():
+        if spec.base is not None and (spec.base not in p.compare.models or spec.base == name
+                                      or p.compare.models[spec.base].kind != spec.kind):
+            raise ParamsError(f"params.yaml: compare.models.{name}.base = {spec.base!r}: must name another "
+                              f"{spec.kind} model")
     for name in [p.compare.reference] + [n for pair in p.compare.pairs for n in pair]:
         if name not in p.compare.models:
             raise ParamsError(f"params.yaml: compare names model {name!r}, which is not in compare.models")

@@ -1,7 +1,9 @@
 """One face for every rating predictor in the suite (Surprise's: fit / predict / test).
 
 GraphSAGE variants and the Surprise baselines alike implement :class:`RatingPredictor`, so tuning,
-evaluation, ranking metrics and reports never special-case a model.
+evaluation, ranking metrics and reports never special-case a model. A predictor class is also a *model
+family* of the comparison (registered in :mod:`hybridrec.registry`): its class methods check a
+``compare.models`` entry when params load and build the predictor from it.
 """
 
 from __future__ import annotations
@@ -31,10 +33,33 @@ class SplitData:
 
 
 class RatingPredictor:
-    """Base class: subclasses implement ``fit`` and ``score`` (raw predicted ratings for index arrays)."""
+    """Base class: subclasses implement ``fit`` and ``score`` (raw predicted ratings for index arrays).
 
+    As a family: ``kind`` (its name in params.yaml), ``spec_keys`` (the optional ModelSpec keys it takes
+    beyond ``kind`` and ``label``), ``check_spec`` (raise ParamsError for a bad entry), ``default_label`` and
+    ``from_spec`` (a fresh predictor for an entry, given the build context of :mod:`hybridrec.zoo`).
+    """
+
+    kind = ""
+    spec_keys: tuple = ()
     name = "predictor"
     deterministic = False  # True when the seed does not change the model
+
+    @classmethod
+    def check_spec(cls, spec, key: str) -> None:
+        """Raise :class:`~hybridrec.errors.ParamsError` (naming ``key``) for an entry this family cannot run."""
+
+    @classmethod
+    def default_label(cls, spec) -> str:
+        return spec.name
+
+    @classmethod
+    def from_spec(cls, spec, ctx, override: dict | None = None) -> "RatingPredictor":
+        """A fresh predictor for ``spec``; ``ctx`` holds the `train` section, every spec and the tuned settings;
+        ``override`` are settings to try (a tuning trial)."""
+        out = cls()
+        out.name = spec.label
+        return out
 
     def fit(self, data: SplitData, seed: int) -> "RatingPredictor":
         raise NotImplementedError
@@ -59,17 +84,3 @@ class RatingPredictor:
         users = np.repeat(np.arange(n_users), n_anime)
         anime = np.tile(np.arange(n_anime), n_users)
         return np.asarray(self.score(users, anime), np.float64).reshape(n_users, n_anime)
-
-
-class GlobalMean(RatingPredictor):
-    """Predicts the mean training rating for everything."""
-
-    name = "global mean"
-    deterministic = True
-
-    def fit(self, data: SplitData, seed: int):
-        self.mean = float(data.train["rating"].mean())
-        return self
-
-    def score(self, users, anime):
-        return np.full(len(users), self.mean)

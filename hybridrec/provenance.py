@@ -1,20 +1,16 @@
-"""Helpers shared by the stages: what produced an output, and where the raw files are."""
+"""What produced an output: package versions, machine, parameters and the data set's sha256."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import platform
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from hybridrec import data
-from hybridrec.errors import DataError, ParamsError
-from hybridrec.synthetic import GENERATOR_FILE
 from hybridrec.params import Params, as_dict
-from hybridrec.paths import SYNTHETIC_RAW
+from hybridrec.paths import Paths
 
 
 def provenance(p: Params | None = None, **extra) -> dict:
@@ -30,26 +26,8 @@ def provenance(p: Params | None = None, **extra) -> dict:
            "machine": platform.machine()}
     if p is not None:
         out["params"] = {f.name: as_dict(getattr(p, f.name)) for f in dataclasses.fields(p)}
-        stats = Path("data") / p.data.name / "preprocessed" / "stats.json"
+        stats = Paths(p.data.name).preprocess_stats
         if stats.exists():  # the sha256 of the raw input files, recorded by preprocess
             out["dataset_sha256"] = json.loads(stats.read_text()).get("inputs")
     out.update(extra)
     return out
-
-
-
-def raw_dir(p: Params) -> Path:
-    src = Path(p.data.dir)
-    if p.data.source == "synthetic":
-        if not (src / GENERATOR_FILE).is_file():
-            raise ParamsError(f"params.yaml: data.source = synthetic needs generated files in data.dir ({src} has "
-                              f"no {GENERATOR_FILE}; the default is {SYNTHETIC_RAW}, written by `dvc repro generate`; "
-                              "set data.source: kaggle for other files)")
-        for f in data.REQUIRED_FILES:
-            if not (src / f).is_file():
-                raise DataError(src / f, "file not found (run `dvc repro generate` first)")
-    else:
-        data.ensure_files(src, p.data.download)
-    return src
-
-

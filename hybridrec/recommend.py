@@ -7,7 +7,7 @@ import pandas as pd
 
 from hybridrec.errors import UserError
 from hybridrec.graph import GraphInputs
-from hybridrec.training import score_matrix_topk
+from hybridrec.inference import topk
 
 
 def rated_by_user(inputs: GraphInputs, users=None) -> dict:
@@ -42,7 +42,7 @@ def recommend(runner, inputs: GraphInputs, user_ids, k: int, rated: dict | None 
     """
     idx = [user_index(inputs, u) for u in user_ids]
     rated = rated if rated is not None else rated_by_user(inputs, idx)
-    tops = score_matrix_topk(runner, idx, rated, k)
+    tops = topk(runner, idx, rated, k)
     anime = inputs.anime.set_index("anime_idx")
     out = {}
     for u, (a_idx, score) in zip(user_ids, tops):

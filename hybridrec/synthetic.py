@@ -256,11 +256,12 @@ def generate(p: Synthetic, out_dir) -> dict:
     return summary
 
 
-def oracle_predictions(pairs: pd.DataFrame, truth_path=None) -> np.ndarray:
-    """The ground-truth expected rating E[r | m] of each (user_id, anime_id) pair (the oracle predictor)."""
+def oracle_predictions(pairs: pd.DataFrame, truth_path) -> np.ndarray:
+    """The ground-truth expected rating E[r | m] of each (user_id, anime_id) pair (the oracle predictor);
+    ``truth_path``: the generator's ground-truth file or the folder holding it."""
     from hybridrec.errors import DataError  # noqa: PLC0415
 
-    truth_path = Path(truth_path) if truth_path else Path("data/synthetic/raw") / GROUND_TRUTH_FILE
+    truth_path = Path(truth_path)
     if truth_path.is_dir():
         truth_path = truth_path / GROUND_TRUTH_FILE
     if not truth_path.exists():

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from hybridrec import io, zoo
-from hybridrec.cli import stage
+from hybridrec.stage import stage
 from hybridrec.errors import ParamsError
 from hybridrec.paths import Paths
 from hybridrec.provenance import provenance
@@ -25,14 +25,14 @@ def run(p, model: str) -> None:
         raise ParamsError(f"--model {model!r}: not in compare.models ({', '.join(p.compare.models)})")
     paths = Paths(p.data.name)
     spec = p.compare.models[model]
-    tuning = io.read_json(paths.reports / "tuning.json")["models"]
-    tuned = {name: t["best"] for name, t in tuning.items()}
+    tuning = io.read_json(paths.tuning)["models"]
+    ctx = zoo.Context(p.train, p.compare.models, {name: t["best"] for name, t in tuning.items()})
     data = zoo.split_data(paths)
     relevant = data.test.loc[data.test["rating"] >= p.evaluate.relevant_threshold]
     seeds = list(p.compare.seeds)
     runs, preds = [], []
     for seed in seeds:
-        predictor = zoo.build(model, spec, p.train, tuned, p.compare.models)
+        predictor = zoo.build(model, ctx)
         t0 = time.perf_counter()
         predictor.fit(data, seed)
         fit_seconds = time.perf_counter() - t0
@@ -48,11 +48,11 @@ def run(p, model: str) -> None:
         if predictor.deterministic:
             log.info("%s is deterministic: the seed does not change it, one run stands for all", model)
             break
-    io.write_json(paths.reports / "runs" / f"{model}.json", {
-        "model": model, "label": zoo.label_of(model, spec), "kind": spec["kind"],
-        "deterministic": bool(predictor.deterministic), "settings": predictor.settings(), "tuned": model in tuned,
+    io.write_json(paths.run(model), {
+        "model": model, "label": spec.label, "kind": spec.kind,
+        "deterministic": bool(predictor.deterministic), "settings": predictor.settings(), "tuned": model in ctx.tuned,
         "runs": runs, "provenance": provenance(p)})
-    io.write_npz(paths.models / "compare" / f"{model}.npz", seeds=np.array([r["seed"] for r in runs]),
+    io.write_npz(paths.compare_predictions(model), seeds=np.array([r["seed"] for r in runs]),
                  test_pred=np.stack(preds), test_user=data.test["user_idx"].to_numpy(),
                  test_anime=data.test["anime_idx"].to_numpy())
 

@@ -7,12 +7,12 @@ Usage: python stages/comparison.py [--params params.yaml]   (normally run by `dv
 import numpy as np
 
 from hybridrec import io, metrics
-from hybridrec.cli import stage
+from hybridrec.stage import stage
 from hybridrec.errors import DataError
 from hybridrec.graph import read_split
 from hybridrec.paths import Paths
 from hybridrec.reporting import comparison
-from hybridrec.synthetic import oracle_predictions
+from hybridrec.sources import source_of
 
 
 def run(p) -> None:
@@ -20,23 +20,23 @@ def run(p) -> None:
     split, sha = read_split(paths)
     test = split.loc[split["split"] == "test"]
     runs, preds = {}, {}
-    for name in p.compare.models:
-        runs[name] = io.read_json(paths.reports / "runs" / f"{name}.json")
-        runs[name]["label"] = comparison.display_name(name, p.compare.models[name])
-        z = io.read_npz(paths.models / "compare" / f"{name}.npz", ["test_pred", "test_user", "test_anime"])
+    for name, spec in p.compare.models.items():
+        runs[name] = io.read_json(paths.run(name))
+        runs[name]["label"] = spec.label
+        z = io.read_npz(paths.compare_predictions(name), ["test_pred", "test_user", "test_anime"])
         if not (np.array_equal(z["test_user"], test["user_idx"]) and np.array_equal(z["test_anime"], test["anime_idx"])):
-            raise DataError(paths.models / "compare" / f"{name}.npz", "test pairs differ from the split (re-run `dvc repro`)")
+            raise DataError(paths.compare_predictions(name), "test pairs differ from the split (re-run `dvc repro`)")
         preds[name] = z["test_pred"]
-    oracle = None
-    if p.data.source == "synthetic":
-        oracle = metrics.rating_metrics(oracle_predictions(test, p.data.dir), test["rating"].to_numpy())
-    tuning = io.read_json(paths.reports / "tuning.json")["models"]
+    source = source_of(p)
+    oracle_pred = source.oracle(test)
+    oracle = None if oracle_pred is None else metrics.rating_metrics(oracle_pred, test["rating"].to_numpy())
+    tuning = io.read_json(paths.tuning)["models"]
     res = comparison.build(runs, preds, test["rating"].to_numpy(np.float64), p, tuning, oracle)
-    io.write_json(paths.reports / "comparison.json", {
+    io.write_json(paths.comparison, {
         # timings stay out of the metrics file: it must be identical across identical runs
         "models": {n: {k: v["mean"] for k, v in a.items() if k != "fit_seconds"} for n, a in res["models"].items()},
         "significant_vs_reference": res["significant"]})
-    comparison.write(paths.reports, res, runs, p, sha)
+    comparison.write(paths.reports, res, runs, p, sha, source)
 
 
 if __name__ == "__main__":

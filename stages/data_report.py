@@ -4,24 +4,24 @@ Usage: python stages/data_report.py [--params params.yaml]   (normally run by `d
 """
 
 import logging
-from pathlib import Path
 
-from hybridrec import io, synthetic
+from hybridrec import io
 from hybridrec.paths import Paths
 from hybridrec.reporting import data_report
-from hybridrec.cli import stage
+from hybridrec.sources import source_of
+from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
     paths = Paths(p.data.name)
-    pre_stats = io.read_json(paths.preprocessed / "stats.json")
+    pre_stats = io.read_json(paths.preprocess_stats)
     sub_stats = io.read_json(paths.subset / "stats.json")
     ratings = io.read_parquet(paths.preprocessed / "ratings.parquet", ["user_id", "anime_id", "rating"])
     sub = io.read_parquet(paths.subset / "ratings.parquet", ["user_id", "anime_id", "rating"])
     anime = io.read_parquet(paths.preprocessed / "anime.parquet", ["anime_id", "genres", "synopsis"])
-    generator = io.read_json(Path(p.data.dir) / synthetic.GENERATOR_FILE) if p.data.source == "synthetic" else None
+    generator = source_of(p).generator()
     data_report.write(paths.reports, p, pre_stats, sub_stats, ratings, sub, generator, anime)
 
 

@@ -9,7 +9,7 @@ import logging
 import numpy as np
 
 from hybridrec import io
-from hybridrec.cli import stage
+from hybridrec.stage import stage
 from hybridrec.features import SequenceEncoder
 from hybridrec.paths import Paths
 
@@ -22,7 +22,7 @@ def run(p) -> None:
     encoder = SequenceEncoder(p.embed.model, p.embed.device, p.embed.batch_size)
     x = encoder(anime["synopsis"].tolist()).numpy().astype(np.float32)
     io.write_npz(paths.embeddings, anime_id=anime["anime_id"].to_numpy(np.int64), embedding=x)
-    io.write_json(paths.data / "embeddings.json", {
+    io.write_json(paths.embeddings_info, {
         "model": p.embed.model, "dim": int(x.shape[1]), "n": int(x.shape[0]), "device": encoder.device,
         "seconds": round(encoder.last_seconds, 2), "texts_per_second": round(len(x) / encoder.last_seconds, 1)})
     log.info("embed: %d synopses -> %s in %.1f s", len(x), paths.embeddings, encoder.last_seconds)

@@ -8,7 +8,7 @@ import logging
 
 from hybridrec import synthetic
 from hybridrec.paths import SYNTHETIC_RAW
-from hybridrec.cli import stage
+from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 

@@ -11,14 +11,15 @@ import pandas as pd
 from hybridrec import data, io
 from hybridrec.paths import Paths
 from hybridrec.preprocess import preprocess
-from hybridrec.provenance import provenance, raw_dir
-from hybridrec.cli import stage
+from hybridrec.provenance import provenance
+from hybridrec.sources import source_of
+from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
-    src = raw_dir(p)
+    src = source_of(p).raw_dir()
     ratings_path, synopsis_path = src / data.RATINGS_FILE, src / data.SYNOPSIS_FILE
     ratings = data.load_ratings(ratings_path)
     synopses = data.load_synopses(synopsis_path, p.preprocess.missing_synopsis_prefix)
@@ -34,14 +35,15 @@ def run(p) -> None:
                                     pre.anime["anime_id"].map(type_of).fillna("?").value_counts().items()}
     stats["inputs"] = {f: io.sha256_file(src / f) for f in (data.RATINGS_FILE, data.SYNOPSIS_FILE)}
     stats["provenance"] = provenance(p)
-    out = Paths(p.data.name).preprocessed
+    paths = Paths(p.data.name)
+    out = paths.preprocessed
     io.write_parquet(out / "ratings.parquet", pre.ratings)
     io.write_parquet(out / "anime.parquet", pre.anime)
     onehot = pd.DataFrame(pre.onehot, columns=pre.genres)
     onehot.insert(0, "anime_id", pre.anime["anime_id"].to_numpy())
     io.write_parquet(out / "genres.parquet", onehot)
     io.write_json(out / "genres.json", pre.genres)
-    io.write_json(out / "stats.json", stats)
+    io.write_json(paths.preprocess_stats, stats)
     f0, f1 = stats["filters"]
     log.info("preprocess: %d ratings -> %d (dropped %d for anime without a synopsis row, %d for null "
              "synopsis/genres); %d genres", stats["raw"]["ratings"], stats["merged"]["ratings"],

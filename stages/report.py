@@ -5,22 +5,21 @@ Usage: python stages/report.py [--params params.yaml]   (normally run by `dvc re
 """
 
 from hybridrec import io, metrics
-from hybridrec.cli import stage
+from hybridrec.stage import stage
 from hybridrec.paths import Paths
 from hybridrec.reporting import replication
-from hybridrec.synthetic import oracle_predictions
+from hybridrec.sources import source_of
 
 
 def run(p) -> None:
     paths = Paths(p.data.name)
-    split = io.read_parquet(paths.split / "split.parquet", ["user_id", "anime_id", "rating", "split"])
-    oracle = None
-    if p.data.source == "synthetic":
-        oracle = oracle_predictions(split.loc[split["split"] == "test"], p.data.dir)
+    source = source_of(p)
+    split = io.read_parquet(paths.split_file, ["user_id", "anime_id", "rating", "split"])
+    oracle = source.oracle(split.loc[split["split"] == "test"])
     refs = replication.reference_points(split, metrics.rating_metrics, oracle)
-    replication.write(paths.reports, p, io.read_json(paths.reports / "metrics.json"),
-                      io.read_json(paths.reports / "train.json"), io.read_json(paths.reports / "recommendations.json"),
-                      io.read_json(paths.split / "split.json"), io.read_json(paths.subset / "stats.json"), refs)
+    replication.write(paths.reports, p, io.read_json(paths.metrics), io.read_json(paths.train_info),
+                      io.read_json(paths.recommendations), io.read_json(paths.split_info),
+                      io.read_json(paths.subset / "stats.json"), refs, source)
 
 
 if __name__ == "__main__":

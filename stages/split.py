@@ -7,7 +7,7 @@ Usage: python stages/split.py [--params params.yaml]   (normally run by `dvc rep
 import logging
 
 from hybridrec import io
-from hybridrec.cli import stage
+from hybridrec.stage import stage
 from hybridrec.paths import Paths
 from hybridrec.split import make_split
 
@@ -18,9 +18,9 @@ def run(p) -> None:
     paths = Paths(p.data.name)
     ratings = io.read_parquet(paths.subset / "ratings.parquet", ["user_idx", "anime_idx", "user_id", "anime_id", "rating"])
     split, stats = make_split(ratings, p.split.val, p.split.test, p.split.seed)
-    io.write_parquet(paths.split / "split.parquet", split)
-    stats["sha256"] = io.sha256_file(paths.split / "split.parquet")
-    io.write_json(paths.split / "split.json", stats)
+    io.write_parquet(paths.split_file, split)
+    stats["sha256"] = io.sha256_file(paths.split_file)
+    io.write_json(paths.split_info, stats)
     log.info("split: %s; %s; sha256 %s", stats["counts"], stats["moved_note"], stats["sha256"][:12])
 
 

@@ -8,7 +8,7 @@ import logging
 from hybridrec import io
 from hybridrec.paths import Paths
 from hybridrec.subset import make_subset
-from hybridrec.cli import stage
+from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 

@@ -12,15 +12,15 @@ import logging
 
 import pandas as pd
 
-from hybridrec import distributed, io
-from hybridrec.cli import stage
-from hybridrec.features import resolve_device
+from hybridrec import checkpoint, distributed, io
+from hybridrec.stage import stage
+from hybridrec.device import resolve_device
 from hybridrec.graph import load_inputs
 from hybridrec.params import as_dict
 from hybridrec.paths import Paths
 from hybridrec.provenance import provenance
 from hybridrec.reporting.curves import plot_learning_curve
-from hybridrec.training import fit, save_checkpoint
+from hybridrec.training import fit
 
 log = logging.getLogger("hybridrec")
 
@@ -48,13 +48,12 @@ def _write(p, paths, cfg, inputs, trained, device, shapes) -> None:
     if not distributed.is_main():  # only rank 0 writes
         distributed.finish()
         return
-    out = paths.models / "paper"
-    save_checkpoint(out / "model.pt", trained, cfg, inputs)
+    checkpoint.save(paths.paper_model, trained, cfg, inputs)
     history = pd.DataFrame(trained.history)
     io.write_csv(paths.reports / "training_log.csv", history)
     plot_learning_curve(history, paths.reports / "learning_curve.png",
                         f"{p.data.name}: paper preset (best val epoch {trained.best_epoch})")
-    io.write_json(paths.reports / "train.json", {
+    io.write_json(paths.train_info, {
         "best_epoch": trained.best_epoch, "best_val_rmse": trained.best_val_rmse,
         "train_seconds": round(trained.train_seconds, 2), "epoch_seconds_median": trained.epoch_seconds,
         "device": device, "processes": distributed.world()[1], "features": inputs.feature_desc, "shapes": shapes,

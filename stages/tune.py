@@ -10,7 +10,7 @@ import time
 from tqdm import tqdm
 
 from hybridrec import io, zoo
-from hybridrec.cli import stage
+from hybridrec.stage import stage
 from hybridrec.paths import Paths
 from hybridrec.provenance import provenance
 
@@ -20,15 +20,15 @@ log = logging.getLogger("hybridrec")
 def run(p) -> None:
     paths = Paths(p.data.name)
     data = zoo.split_data(paths)
-    models = p.compare.models
+    ctx = zoo.Context(p.train, p.compare.models)
     out = {}
-    for name in tqdm([n for n, s in models.items() if s.get("search")], desc="tune", unit="model"):
+    for name in tqdm([n for n, s in p.compare.models.items() if s.search], desc="tune", unit="model"):
         t0 = time.perf_counter()
-        out[name] = zoo.tune(name, models[name], p.train, data, p.compare.tuning_trials, p.compare.tuning_seed, models)
+        out[name] = zoo.tune(name, ctx, data, p.compare.tuning_trials, p.compare.tuning_seed)
         out[name]["seconds"] = round(time.perf_counter() - t0, 1)
         log.info("tune %s: best %s (val RMSE %.4f) in %.0f s", name, out[name]["best"], out[name]["best_val_rmse"],
                  out[name]["seconds"])
-    io.write_json(paths.reports / "tuning.json", {"budget": p.compare.tuning_trials, "seed": p.compare.tuning_seed,
+    io.write_json(paths.tuning, {"budget": p.compare.tuning_trials, "seed": p.compare.tuning_seed,
                                                   "models": out, "provenance": provenance(p)})
 
 

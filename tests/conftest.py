@@ -29,9 +29,9 @@ TINY_FEW_MODELS = {
                 "models": {"global_mean": {"kind": "global_mean"},
                            "svd": {"kind": "surprise", "algo": "SVD", "search": {"n_factors": [5, 10]}},
                            "sage_paper": {"kind": "gnn"},
-                           "sage_tuned": {"kind": "gnn", "train": {"weighted_loss": False},
+                           "sage_tuned": {"kind": "gnn", "options": {"weighted_loss": False},
                                           "search": {"lr": [0.003, 0.01]}},
-                           "sage_genres": {"kind": "gnn", "base": "sage_tuned", "train": {"features": ["genres"]}}}},
+                           "sage_genres": {"kind": "gnn", "base": "sage_tuned", "options": {"features": ["genres"]}}}},
 }
 
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from baselines.surprise_models import ALGORITHMS, SurprisePredictor
-from hybridrec.predictors import GlobalMean, SplitData
+from baselines.global_mean import GlobalMean
+from hybridrec.predictors import SplitData
 
 OPTIONS = {
     "SVD": {"n_factors": 8, "n_epochs": 5}, "SVDpp": {"n_factors": 4, "n_epochs": 2},

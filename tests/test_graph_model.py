@@ -12,7 +12,8 @@ from hybridrec.metrics import rating_metrics
 from hybridrec.model import FastGraphSAGE
 from hybridrec.params import Train
 from hybridrec.paths import Paths
-from hybridrec.training import build, fit, predict, weighted_mse
+from hybridrec.inference import predict
+from hybridrec.training import build, fit, weighted_mse
 from tests.conftest import replace
 
 

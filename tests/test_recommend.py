@@ -10,7 +10,7 @@ from hybridrec.errors import UserError
 from hybridrec.graph import load_inputs
 from hybridrec.paths import Paths
 from hybridrec.recommend import rated_by_user, recommend
-from hybridrec.training import load_checkpoint
+from hybridrec import checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def trained(tiny_project):
     old = os.getcwd()
     os.chdir(root)
     inputs = load_inputs(Paths(p.data.name), p.train.features)
-    runner, _ = load_checkpoint(Paths(p.data.name).models / "paper" / "model.pt", inputs, "cpu")
+    runner = checkpoint.restore(checkpoint.load(Paths(p.data.name).paper_model), inputs, "cpu")
     yield root, p, inputs, runner
     os.chdir(old)
 

@@ -17,15 +17,6 @@ COLUMNS = [("rmse", "test RMSE", "min"), ("mae", "test MAE", "min"), ("accuracy"
            ("ndcg", "NDCG@k", "max")]
 
 
-def display_name(name: str, spec: dict) -> str:
-    """The label a report shows for compare.models[name]."""
-    if spec.get("label"):
-        return spec["label"]
-    if spec["kind"] == "surprise":
-        return f"Surprise {spec['algo']}"
-    return name
-
-
 def aggregate(run: dict) -> dict:
     """Per-metric summaries over the seeds of one model."""
     out = {}
@@ -107,7 +98,7 @@ def findings(res: dict, runs: dict, p) -> list[str]:
     return out
 
 
-def write(out_dir: Path, res: dict, runs: dict, p, split_sha: str) -> None:
+def write(out_dir: Path, res: dict, runs: dict, p, split_sha: str, source) -> None:
     out_dir = Path(out_dir)
     agg = res["models"]
     names = list(runs)
@@ -171,12 +162,7 @@ def write(out_dir: Path, res: dict, runs: dict, p, split_sha: str) -> None:
         hrows.append([runs[n]["label"], "tuned: " + chosen if tuned else "fixed", shown if not tuned else
                       f"val RMSE {tuned['best_val_rmse']:.4f} over {len(tuned['trials'])} trials"])
     L += ["## Hyperparameters", "", table(hrows, ["model", "chosen", "settings / tuning"], numparse=False), ""]
-    if p.data.source == "kaggle":
-        L += ["## Beside the published anchors", "",
-              "Reference measurements on the same real sample (random 80/10/10 split, seed 0, `../shared/docs/reference.md`): "
-              "BaselineOnly 1.258, SVD defaults 1.255, SVD tuned 1.234, KNNBaseline 1.220, GraphSAGE paper preset ~1.70, "
-              "unweighted ~1.29, genre-only ~1.29. Our split differs (it is made after the paper's merge and null drop, "
-              "and keeps every user in training), so small differences are expected.", ""]
+    L += source.anchors()
     io.write_text(out_dir / "comparison.md", "\n".join(L))
     plot(out_dir / "rmse_ci.png", agg, runs, res["oracle"], p.data.name)
 

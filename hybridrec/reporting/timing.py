@@ -126,7 +126,7 @@ def write(out_path, paths, fullscale=None) -> None:
                 ["run", "step", "data set", "device", "impl", "median ms", "IQR ms", "rounds", "throughput"], numparse=False), ""]
     L += ["## Scaling with the number of users", "",
           "Synthetic data sets with every user kept (1,500 anime, the default generator otherwise). Peak memory of "
-          "building the model and two steps, measured in a fresh process (`hybridrec.benchmem`): the CUDA "
+          "building the model and two steps, measured in a fresh process (`hybridrec.bench.memory`): the CUDA "
           "allocator's peak on GPU; on CPU the growth of the resident set above the loaded data (sampled every ms). "
           "The reference formulation gathers an n_users-wide identity row per edge, so its memory grows with "
           "users x edges; it is not run where that estimate exceeds the budget. On the GPU both formulations of "

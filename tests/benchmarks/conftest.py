@@ -11,7 +11,8 @@ import platform
 import pytest
 import torch
 
-from hybridrec import benchdata, synthetic
+from hybridrec import synthetic
+from hybridrec.bench import data as benchdata
 from hybridrec.params import parse
 from tests.conftest import REAL_SAMPLE, raw_params
 

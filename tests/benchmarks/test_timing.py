@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from hybridrec import benchdata, synthetic
+from hybridrec import synthetic
+from hybridrec.bench import data as benchdata
 from hybridrec.metrics import class_weights
 from hybridrec.params import parse
 from hybridrec.recommend import rated_by_user
-from hybridrec.training import build, score_matrix_topk, weighted_mse
+from hybridrec.inference import topk
+from hybridrec.training import build, weighted_mse
 from tests.benchmarks.conftest import sync
 from tests.conftest import raw_params
 
@@ -57,7 +59,7 @@ def peak_memory(raw_dir, impl, device) -> float:
 
     from tests.conftest import REPO
 
-    out = subprocess.run([sys.executable, "-m", "hybridrec.benchmem", str(raw_dir), "--impl", impl, "--device",
+    out = subprocess.run([sys.executable, "-m", "hybridrec.bench.memory", str(raw_dir), "--impl", impl, "--device",
                           device, "--params", str(REPO / "params.yaml")], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
 
@@ -84,7 +86,7 @@ def test_score_matrix_top10(benchmark, dataset, device, params):
     users = np.arange(inputs.n_users)
 
     def infer():
-        score_matrix_topk(runner, users, rated, 10)
+        topk(runner, users, rated, 10)
         sync(device)
 
     infer()

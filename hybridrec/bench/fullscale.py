@@ -21,6 +21,8 @@ from pathlib import Path
 import yaml
 
 from hybridrec import io
+from hybridrec.paths import Paths
+from hybridrec.synthetic import GENERATOR_FILE
 
 FULL_USERS, FULL_ANIME, FULL_RATINGS = 310_059, 16_872, 57_633_278
 # log-normal activity with sigma 1: mean = median * e^(1/2); 57.6M / 310k = 186 ratings per user
@@ -31,7 +33,7 @@ def overrides(scale: float, name: str, batch_size: int, epochs: int, num_neighbo
     n_users = max(50, round(FULL_USERS * scale))
     n_anime = max(200, round(FULL_ANIME * min(1.0, scale ** 0.5)))
     return {
-        "data": {"name": name, "source": "synthetic", "dir": f"data/{name}/raw", "download": False},
+        "data": {"name": name, "source": "synthetic", "dir": str(Paths(name).raw), "download": False},
         "synthetic": {"n_users": n_users, "n_anime": n_anime, "ratings_per_user_median": FULL_MEDIAN,
                       "chunk_users": 2000},
         "subset": {"n_users": "all"},
@@ -63,10 +65,11 @@ def summarise(name, results, scale, batch_size, num_neighbors, epochs, epochs_pr
     """The JSON summary of a run: per-stage wall time and peak memory (``results``) plus throughput from the
     stages' own outputs, the training quality after the epochs run, and the generator's oracle RMSE floor."""
     results = {k: dict(v) for k, v in results.items()}
-    pre = json.loads((Path("data") / name / "preprocessed" / "stats.json").read_text())
-    split = json.loads((Path("data") / name / "split" / "split.json").read_text())
-    emb = json.loads((Path("data") / name / "embeddings.json").read_text())
-    train = json.loads((Path("reports") / name / "train.json").read_text())
+    paths = Paths(name)
+    pre = io.read_json(paths.preprocess_stats)
+    split = io.read_json(paths.split_info)
+    emb = io.read_json(paths.embeddings_info)
+    train = io.read_json(paths.train_info)
     n_raw, n_train = pre["raw"]["ratings"], split["counts"]["train"]
     results["generate"]["rows_per_s"] = round(n_raw / results["generate"]["seconds"])
     results["preprocess"]["rows_per_s"] = round(n_raw / results["preprocess"]["seconds"])
@@ -85,12 +88,11 @@ def summarise(name, results, scale, batch_size, num_neighbors, epochs, epochs_pr
                "projected_training_seconds": round(epoch_s * epochs_projection, 1),
                "projected_training_hours": round(epoch_s * epochs_projection / 3600, 3),
                "device": train["device"], "stages": results, "cpu_count": os.cpu_count()}
-    gen = Path("data") / name / "raw" / "generator.json"
+    gen = paths.raw / GENERATOR_FILE
     if gen.exists():
-        summary["oracle_rmse_floor"] = round(json.loads(gen.read_text())["oracle_rmse_floor"], 4)
-    metrics = Path("reports") / name / "metrics.json"
-    if "evaluate" in results and metrics.exists():
-        test = json.loads(metrics.read_text())["test"]
+        summary["oracle_rmse_floor"] = round(io.read_json(gen)["oracle_rmse_floor"], 4)
+    if "evaluate" in results and paths.metrics.exists():
+        test = io.read_json(paths.metrics)["test"]
         summary["test"] = {k: round(test[k], 4) for k in ("rmse", "mae", "accuracy", "within1")} | {"n": test["n"]}
     return summary
 
@@ -116,7 +118,7 @@ def main(argv=None) -> None:
     from hybridrec.params import parse  # noqa: PLC0415
 
     parse(raw)  # fail before running anything
-    params_file = Path("data") / name / "params.yaml"
+    params_file = Paths(name).data / "params.yaml"
     io.write_text(params_file, yaml.safe_dump(raw, sort_keys=False))
     py = [sys.executable]
     stages = [("generate", ["stages/generate.py", "--out", raw["data"]["dir"]]), ("preprocess", ["stages/preprocess.py"]),

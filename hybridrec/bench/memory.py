@@ -3,7 +3,7 @@ work in the benchmark session cannot hide it: on CUDA the allocator's peak; on C
 memory above the level after the data is loaded (freed heap returned to the OS first with malloc_trim,
 the resident set sampled every millisecond).
 
-Usage: python -m hybridrec.benchmem RAW_DIR --impl fast --device cpu    (prints one JSON line)
+Usage: python -m hybridrec.bench.memory RAW_DIR --impl fast --device cpu    (prints one JSON line)
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def main(argv=None) -> None:
 
     import torch
 
-    from hybridrec import benchdata, params
+    from hybridrec import params
+    from hybridrec.bench import data as benchdata
     from hybridrec.metrics import class_weights
     from hybridrec.training import build, weighted_mse
 

@@ -1,0 +1,25 @@
+"""The simplest comparator: the mean training rating for every pair."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hybridrec.predictors import RatingPredictor, SplitData
+
+
+class GlobalMean(RatingPredictor):
+    """Predicts the mean training rating for everything."""
+
+    kind = "global_mean"
+    deterministic = True
+
+    @classmethod
+    def default_label(cls, spec) -> str:
+        return "global mean"
+
+    def fit(self, data: SplitData, seed: int):
+        self.mean = float(data.train["rating"].mean())
+        return self
+
+    def score(self, users, anime):
+        return np.full(len(users), self.mean)
