@@ -20,7 +20,8 @@ from hybridrec import metrics
 class SplitData:
     """The shared split: train/val/test ratings (user_idx, anime_idx, rating) and the graph inputs.
 
-    ``graph_inputs(features)`` gives the GNN its node features; other models ignore it.
+    ``graph_inputs(features)`` gives the GNN its node features and ``item_text()`` every anime's synopsis in
+    anime_idx order (for text-aware models); other models ignore them.
     """
 
     train: pd.DataFrame
@@ -29,6 +30,7 @@ class SplitData:
     n_users: int
     n_anime: int
     graph_inputs: object = None  # callable(features) -> GraphInputs
+    item_text: object = None  # callable() -> list[str], one synopsis per anime_idx
     extra: dict = field(default_factory=dict)
 
 

@@ -81,6 +81,16 @@ def split_data(paths, split_df: pd.DataFrame | None = None) -> SplitData:
             cache[key] = load_inputs(paths, list(key))
         return cache[key]
 
+    def item_text():
+        if "text" not in cache:
+            from hybridrec import io  # noqa: PLC0415
+
+            anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "anime_id"])
+            synopsis = io.read_parquet(paths.preprocessed / "anime.parquet", ["anime_id", "synopsis"])
+            text = anime.merge(synopsis, on="anime_id", how="left").sort_values("anime_idx")
+            cache["text"] = text["synopsis"].fillna("").tolist()
+        return cache["text"]
+
     parts = {s: split_df.loc[split_df["split"] == s].reset_index(drop=True) for s in ("train", "val", "test")}
     return SplitData(parts["train"], parts["val"], parts["test"], int(split_df["user_idx"].max()) + 1,
-                     int(split_df["anime_idx"].max()) + 1, graph_inputs)
+                     int(split_df["anime_idx"].max()) + 1, graph_inputs, item_text)
