@@ -17,6 +17,10 @@ class GlobalMean(RatingPredictor):
     def default_label(cls, spec) -> str:
         return "global mean"
 
+    @classmethod
+    def describe(cls, spec) -> dict:
+        return {"consumes": "training ratings (their mean)", "unseen_item": "the global mean, as for every pair"}
+
     def fit(self, data: SplitData, seed: int):
         self.mean = float(data.train["rating"].mean())
         return self

@@ -130,19 +130,24 @@ def _co_clustering(m, u, i, ku, ki, both):
 class Algorithm:
     cls: type  # the Surprise class
     estimate: Callable  # (predictor, u, i, known_u, known_i, both) -> estimates; u, i inner ids (-1 unknown)
+    unseen_item: str  # what Surprise predicts for an anime without training ratings (reproduced here)
     seeded: bool = False  # takes random_state (the seed changes the model)
     prepare: Callable | None = None  # precomputation after fit
 
 
+BASELINE_FALLBACK = "its baseline without an item bias: global mean + the user's bias"
+MEAN_FALLBACK = "the global mean (Surprise: PredictionImpossible -> default prediction)"
 ALGORITHMS = {
-    "NormalPredictor": Algorithm(surprise.NormalPredictor, _normal, seeded=True),
-    "BaselineOnly": Algorithm(surprise.BaselineOnly, _baseline),
-    "SVD": Algorithm(surprise.SVD, _factorised(lambda m: m.algo.pu), seeded=True),
-    "SVDpp": Algorithm(surprise.SVDpp, _factorised(lambda m: m.pu_eff), seeded=True, prepare=_svdpp_prepare),
-    "NMF": Algorithm(surprise.NMF, _factorised(lambda m: m.algo.pu), seeded=True),
-    "KNNBaseline": Algorithm(surprise.KNNBaseline, _knn, prepare=_knn_prepare),
-    "SlopeOne": Algorithm(surprise.SlopeOne, _slope_one, prepare=_slope_one_prepare),
-    "CoClustering": Algorithm(surprise.CoClustering, _co_clustering, seeded=True),
+    "NormalPredictor": Algorithm(surprise.NormalPredictor, _normal, "a random draw, as for every pair", seeded=True),
+    "BaselineOnly": Algorithm(surprise.BaselineOnly, _baseline, BASELINE_FALLBACK),
+    "SVD": Algorithm(surprise.SVD, _factorised(lambda m: m.algo.pu), BASELINE_FALLBACK, seeded=True),
+    "SVDpp": Algorithm(surprise.SVDpp, _factorised(lambda m: m.pu_eff), BASELINE_FALLBACK, seeded=True,
+                       prepare=_svdpp_prepare),
+    "NMF": Algorithm(surprise.NMF, _factorised(lambda m: m.algo.pu), f"{BASELINE_FALLBACK} when biased, else "
+                     "the global mean", seeded=True),
+    "KNNBaseline": Algorithm(surprise.KNNBaseline, _knn, BASELINE_FALLBACK, prepare=_knn_prepare),
+    "SlopeOne": Algorithm(surprise.SlopeOne, _slope_one, MEAN_FALLBACK, prepare=_slope_one_prepare),
+    "CoClustering": Algorithm(surprise.CoClustering, _co_clustering, MEAN_FALLBACK, seeded=True),
 }
 
 
@@ -197,6 +202,10 @@ class SurprisePredictor(RatingPredictor):
     @classmethod
     def default_label(cls, spec) -> str:
         return f"Surprise {spec.algo}"
+
+    @classmethod
+    def describe(cls, spec) -> dict:
+        return {"consumes": "training ratings", "unseen_item": ALGORITHMS[spec.algo].unseen_item}
 
     @classmethod
     def from_spec(cls, spec, ctx, override: dict | None = None):

@@ -82,14 +82,16 @@ def build_hetero(n_users: int, anime_x: torch.Tensor, edge_index: torch.Tensor, 
     return data
 
 
-def read_split(paths: Paths) -> tuple[pd.DataFrame, str]:
-    split = io.read_parquet(paths.split_file, ["user_idx", "anime_idx", "rating", "split"])
-    info = io.read_json(paths.split_info)
-    sha = io.sha256_file(paths.split_file)
+def read_split(paths: Paths, protocol: str = "random") -> tuple[pd.DataFrame, str]:
+    """The split of ``protocol``, checked against the sha256 its stage recorded; returns (split, sha256)."""
+    path = paths.split_file(protocol)
+    split = io.read_parquet(path, ["user_idx", "anime_idx", "rating", "split"])
+    info = io.read_json(paths.split_info(protocol))
+    sha = io.sha256_file(path)
     if info.get("sha256") != sha:
-        raise DataError(paths.split_file, f"sha256 {sha[:12]}... differs from the one recorded in "
+        raise DataError(path, f"sha256 {sha[:12]}... differs from the one recorded in "
                                                        "split.json: the split file was changed outside the pipeline")
-    check_split(split, paths.split_file)
+    check_split(split, path)
     return split, sha
 
 
@@ -103,11 +105,11 @@ def check_split(split: pd.DataFrame, path) -> None:
                               "every user needs at least one")
 
 
-def load_inputs(paths: Paths, features) -> GraphInputs:
+def load_inputs(paths: Paths, features, protocol: str = "random") -> GraphInputs:
     users_anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "anime_id", "name", "genres"])
     ratings = io.read_parquet(paths.subset / "ratings.parquet", ["user_idx", "user_id"])
     users = ratings[["user_idx", "user_id"]].drop_duplicates().sort_values("user_idx").reset_index(drop=True)
-    split, sha = read_split(paths)
+    split, sha = read_split(paths, protocol)
     embeddings = io.read_npz(paths.embeddings, ["anime_id", "embedding"]) if "synopsis" in features else None
     genres = io.read_parquet(paths.preprocessed / "genres.parquet", ["anime_id"]) if "genres" in features else None
     anime_x, desc = anime_features(users_anime["anime_id"].to_numpy(), embeddings, genres, features)

@@ -18,8 +18,9 @@ from hybridrec.sampling import Batch
 
 
 class EmbeddingSAGE(nn.Module):
-    def __init__(self, n_users: int, anime_dim: int, hidden: int):
+    def __init__(self, n_users: int, anime_dim: int, hidden: int, dropout: float = 0.0):
         super().__init__()
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         # layer 1: messages into anime (from users) and into users (from anime)
         self.user_msg = nn.Embedding(n_users, hidden)  # = conv1[user->anime].lin_l.weight^T
         self.user_msg_bias = nn.Parameter(torch.zeros(hidden))  # = conv1[user->anime].lin_l.bias
@@ -63,7 +64,7 @@ class EmbeddingSAGE(nn.Module):
         user_self = self.user_self(user_ids) if user_ids is not None else self.user_self.weight
         h_anime = mean_to_anime(user_msg) + self.user_msg_bias + self.anime_self1(x_anime)
         h_user = mean_anime_proj(self.anime_msg1.weight) + self.anime_msg1.bias + user_self
-        h_anime, h_user = h_anime.relu(), h_user.relu()
+        h_anime, h_user = self.drop(h_anime.relu()), self.drop(h_user.relu())
         z_anime = self.to_anime2_l(mean_to_anime(h_user)) + self.to_anime2_r(h_anime)
         z_user = self.to_user2_l(mean_to_user(h_anime)) + self.to_user2_r(h_user)
         return z_user, z_anime

@@ -36,15 +36,17 @@ def make_conv(kind: str, out_channels: int) -> nn.Module:
 
 
 class GNNEncoder(nn.Module):
-    """Two GNN layers with a ReLU between (the paper's GNNEncoder; SAGEConv by default)."""
+    """Two GNN layers with a ReLU between (the paper's GNNEncoder; SAGEConv by default); optional dropout on
+    the hidden layer (none in the paper)."""
 
-    def __init__(self, hidden_channels: int, out_channels: int, conv: str = "sage"):
+    def __init__(self, hidden_channels: int, out_channels: int, conv: str = "sage", dropout: float = 0.0):
         super().__init__()
         self.conv1 = make_conv(conv, hidden_channels)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv2 = make_conv(conv, out_channels)
 
     def forward(self, x, edge_index):  # to_hetero traces these argument names
-        x = self.conv1(x, edge_index).relu()
+        x = self.drop(self.conv1(x, edge_index).relu())
         return self.conv2(x, edge_index)
 
 
@@ -83,10 +85,10 @@ class EdgeDecoder(nn.Module):
 class Model(nn.Module):
     """Encoder (heterogeneous via to_hetero, aggr='sum') + EdgeDecoder: the paper's Model."""
 
-    def __init__(self, hidden_channels: int, metadata, conv: str = "sage"):
+    def __init__(self, hidden_channels: int, metadata, conv: str = "sage", dropout: float = 0.0):
         super().__init__()
-        self.conv = conv
-        self.encoder = to_hetero(GNNEncoder(hidden_channels, hidden_channels, conv), metadata, aggr="sum")
+        self.conv, self.dropout = conv, dropout
+        self.encoder = to_hetero(GNNEncoder(hidden_channels, hidden_channels, conv, dropout), metadata, aggr="sum")
         self.decoder = EdgeDecoder(hidden_channels)
 
     def forward(self, x_dict, edge_index_dict, edge_label_index):
@@ -108,14 +110,18 @@ def _csr(rows, cols, values, shape) -> torch.Tensor:
 
 
 class Aggregation:
-    """``A @ X`` with A the adjacency (row-normalised for the mean, 0/1 for the sum), as CSR.
+    """``A @ X`` with A the adjacency (row-normalised for the mean, 0/1 for the sum, or given edge
+    ``weights``), as CSR.
 
     The transpose is built once too, so the backward pass (``A^T @ grad``) does not re-sort the matrix
     every step, which is what ``torch.sparse.mm``'s own backward would do.
     """
 
-    def __init__(self, dst: torch.Tensor, src: torch.Tensor, n_dst: int, n_src: int, mean: bool = True):
-        if mean:
+    def __init__(self, dst: torch.Tensor, src: torch.Tensor, n_dst: int, n_src: int, mean: bool = True,
+                 weights: torch.Tensor | None = None):
+        if weights is not None:
+            values = weights.to(torch.float32)
+        elif mean:
             deg = torch.bincount(dst, minlength=n_dst).clamp(min=1).to(torch.float32)
             values = 1.0 / deg[dst]
         else:
@@ -193,13 +199,17 @@ class FastGraphSAGE(nn.Module):
         else:
             agg = self.agg_anime_x @ to_user1.weight.t()
         h_user = agg + to_user1.bias + root_user1.weight.t()
-        h_anime, h_user = h_anime.relu(), h_user.relu()
+        h_anime, h_user = self._drop(h_anime.relu()), self._drop(h_user.relu())
         # Layer 2: project (h -> h) before aggregating; aggregation is linear so the order does not matter.
         to_anime2, to_user2 = getattr(c2[EDGE_KEY], nb), getattr(c2[REV_KEY], nb)
         root_anime2, root_user2 = getattr(c2[EDGE_KEY], root), getattr(c2[REV_KEY], root)
         z_anime = self.a_au @ (h_user @ to_anime2.weight.t()) + to_anime2.bias + h_anime @ root_anime2.weight.t()
         z_user = self.a_ua @ (h_anime @ to_user2.weight.t()) + to_user2.bias + h_user @ root_user2.weight.t()
         return z_user, z_anime
+
+    def _drop(self, h):
+        p = self.model.dropout
+        return torch.nn.functional.dropout(h, p, training=self.model.training) if p > 0 else h
 
     def forward(self, edge_label_index):
         z_user, z_anime = self.encode()

@@ -8,6 +8,7 @@ keys, missing keys and wrong types with a one-line reason naming the key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from pathlib import Path
 from typing import Literal, Union
@@ -76,6 +77,7 @@ class Split:
     seed: int
     val: float
     test: float
+    protocols: list[Literal["random", "cold_items"]]  # the comparisons to run (the split stage writes every protocol)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +85,11 @@ class Train:
     seed: int
     hidden: int
     lr: float
-    epochs: int
+    weight_decay: float  # Adam's L2 penalty (0 = none, the paper)
+    dropout: float  # on the hidden layer of the encoder (0 = none, the paper)
+    epochs: int  # at most this many
+    eval_every: int  # validation RMSE every this many epochs (the checkpoint is the best evaluated epoch)
+    patience: int  # stop after this many epochs without a better validation RMSE (0 = never: all epochs)
     weighted_loss: bool
     conv: Literal["sage", "graphconv", "gat"]
     features: list[str]  # anime features: any of "synopsis", "genres"; empty = identity only
@@ -94,10 +100,87 @@ class Train:
 
 
 @dataclasses.dataclass(frozen=True)
+class Hybrid:
+    """The suite's own hybrid ("ours", hybridrec/recommenders/hybrid.py); compare.models entries override it."""
+
+    dim: int  # embedding size of users and anime
+    content_hidden: int  # hidden width of the content MLP (0 = a linear projection)
+    lr: float
+    reg: float  # L2 on the factors and biases each training rating uses (per rating, as SGD-MF's reg_all)
+    weight_decay: float  # Adam's L2 on the other weights (content MLP, propagation)
+    dropout: float  # on the content input
+    cold_dropout: float  # share of anime whose learned embedding is dropped each epoch (content must carry them)
+    epochs: int  # at most
+    eval_every: int
+    patience: int  # early stopping (0 = all epochs)
+    features: list[str]  # anime content: any of "synopsis", "genres"
+    graph: bool  # propagate over the training graph (false: plain user embeddings)
+    item_embeddings: bool  # learned anime embeddings and biases (false: content only)
+    device: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Evaluate:
     relevant_threshold: float
     k: int
     show_users: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchDim:
+    """One tuned option of a ``search`` space: a list of ``choices`` in params.yaml, or a range
+    ``{low: .., high: .., log: true|false, int: true|false}`` (``log`` samples on a log scale)."""
+
+    choices: tuple | None
+    low: float | None
+    high: float | None
+    log: bool
+    int: bool
+
+    @classmethod
+    def from_params(cls, value, key: str) -> "SearchDim":
+        if isinstance(value, list):
+            if not value:
+                raise ParamsError(f"params.yaml: {key} must be a non-empty list of values or a range")
+            return cls(tuple(value), None, None, False, False)
+        if not isinstance(value, dict) or not {"low", "high"} <= set(value) or set(value) - {"low", "high", "log", "int"}:
+            raise ParamsError(f"params.yaml: {key} must be a list of values or a range {{low, high, log, int}}, "
+                              f"got {value!r}")
+        lo, hi = (check_type(value[k], float, f"{key}.{k}") for k in ("low", "high"))
+        log, is_int = (check_type(value.get(k, False), bool, f"{key}.{k}") for k in ("log", "int"))
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi) or (log and lo <= 0):
+            raise ParamsError(f"params.yaml: {key}: need finite low < high (and low > 0 on a log scale), got "
+                              f"{value!r}")
+        if is_int and (lo != int(lo) or hi != int(hi)):
+            raise ParamsError(f"params.yaml: {key}: an integer range needs integer bounds, got {value!r}")
+        return cls(None, lo, hi, log, is_int)
+
+    def values(self) -> list:
+        """Values a family checks: the choices, or the bounds of a range."""
+        if self.choices is not None:
+            return list(self.choices)
+        return [int(self.low), int(self.high)] if self.int else [self.low, self.high]
+
+    def suggest(self, trial, name: str):
+        """The value an Optuna trial draws for this option."""
+        if self.choices is not None:
+            return self.choices[trial.suggest_categorical(name, list(range(len(self.choices))))]
+        if self.int:
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(name, self.low, self.high, log=self.log)
+
+    def edge(self, value, share: float = 0.05) -> str | None:
+        """"low" or "high" when ``value`` lies on that edge of the space (within ``share`` of its width, on the
+        log scale for log ranges; the first or last of ordered numeric choices), else None."""
+        if self.choices is not None:
+            numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in self.choices)
+            if not numeric or len(self.choices) < 2 or value not in self.choices:
+                return None
+            ordered = sorted(self.choices)
+            return "low" if value == ordered[0] else "high" if value == ordered[-1] else None
+        f = (lambda x: math.log(x)) if self.log else (lambda x: x)
+        pos = (f(value) - f(self.low)) / (f(self.high) - f(self.low))
+        return "low" if pos <= share else "high" if pos >= 1 - share else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +195,7 @@ class ModelSpec:
     algo: str | None  # the library algorithm (Surprise families)
     base: str | None  # another model whose *tuned* settings this one starts from (an ablation)
     options: dict  # fixed settings of the family (gnn: overrides of the `train` section)
-    search: dict  # option -> list of values to tune over
+    search: dict  # option -> SearchDim (a list of choices or a range) to tune over
 
     @classmethod
     def from_params(cls, value, key: str) -> "ModelSpec":
@@ -131,14 +214,13 @@ class ModelSpec:
         for sub in ("options", "search"):
             if not isinstance(value.get(sub, {}), dict):
                 raise ParamsError(f"params.yaml: {key}.{sub} must be a mapping")
-        for opt, values in value.get("search", {}).items():
-            if not isinstance(values, list) or not values:
-                raise ParamsError(f"params.yaml: {key}.search.{opt} must be a non-empty list of values")
         for sub in ("label", "algo", "base"):
             if sub in value and not isinstance(value[sub], str):
                 raise ParamsError(f"params.yaml: {key}.{sub} = {value[sub]!r}: must be a string")
         spec = cls(name=name, kind=value["kind"], label=value.get("label", ""), algo=value.get("algo"),
-                   base=value.get("base"), options=dict(value.get("options", {})), search=dict(value.get("search", {})))
+                   base=value.get("base"), options=dict(value.get("options", {})),
+                   search={str(k): SearchDim.from_params(v, f"{key}.search.{k}")
+                           for k, v in value.get("search", {}).items()})
         family.check_spec(spec, key)
         return spec if spec.label else dataclasses.replace(spec, label=family.default_label(spec))
 
@@ -146,11 +228,16 @@ class ModelSpec:
 @dataclasses.dataclass(frozen=True)
 class Compare:
     seeds: list[int]  # model seeds every model runs with (the split stays fixed)
-    tuning_trials: int  # the same search budget for every tunable model
+    tuning_trials: int  # the same search budget (fits) for every tunable model
     tuning_seed: int
     alpha: float  # family-wise significance level (Holm)
+    bootstrap_replicates: int  # of the user-and-seed bootstrap behind every interval and p-value
+    bootstrap_seed: int
     reference: str  # the model every other is tested against (the paper's)
-    pairs: list[list[str]]  # further paired tests, e.g. full features vs genres only
+    ours: str  # the suite's own hybrid, tested against the best baseline
+    pairs: list[list[str]]  # further paired tests (ablations), A vs B
+    item_buckets: list[int]  # lower edges of the anime-degree buckets (training ratings)
+    user_buckets: list[int]  # lower edges of the user-degree buckets
     models: dict[str, ModelSpec]  # name -> spec (families: hybridrec/registry.py)
 
 
@@ -176,6 +263,7 @@ class Params:
     embed: Embed
     split: Split
     train: Train
+    hybrid: Hybrid
     evaluate: Evaluate
     compare: Compare
     gate: Gate
@@ -263,30 +351,46 @@ def _check_values(p: Params) -> None:
         section, name = key.split(".")
         positive(key, getattr(getattr(p, section), name))
     positive("train.lr", p.train.lr)
+    positive("train.eval_every", p.train.eval_every)
+    if p.train.patience < 0 or p.train.weight_decay < 0 or not 0 <= p.train.dropout < 1:
+        raise ParamsError("params.yaml: train.patience and train.weight_decay must be >= 0 and train.dropout in "
+                          f"[0, 1), got {p.train.patience}, {p.train.weight_decay}, {p.train.dropout}")
     if p.train.batch_size < 0:
         raise ParamsError(f"params.yaml: train.batch_size = {p.train.batch_size}: must be 0 (full batch) or > 0")
     if len(p.train.num_neighbors) != 2 or any(k == 0 or k < -1 for k in p.train.num_neighbors):
         raise ParamsError(f"params.yaml: train.num_neighbors = {p.train.num_neighbors}: two fan-outs (one per "
                           "layer), each > 0 or -1 for all neighbours")
-    if not (0 <= p.split.val < 1 and 0 < p.split.test < 1 and p.split.val + p.split.test < 1):
-        raise ParamsError("params.yaml: split.val and split.test must be fractions in [0, 1) "
+    if not (0 < p.split.val < 1 and 0 < p.split.test < 1 and p.split.val + p.split.test < 1):
+        raise ParamsError("params.yaml: split.val and split.test must be fractions in (0, 1) (validation "
+                          "chooses checkpoints and settings, test scores them) "
                           f"with val + test < 1, got {p.split.val} and {p.split.test}")
     for name, spec in p.compare.models.items():
         if spec.base is not None and (spec.base not in p.compare.models or spec.base == name
                                       or p.compare.models[spec.base].kind != spec.kind):
             raise ParamsError(f"params.yaml: compare.models.{name}.base = {spec.base!r}: must name another "
                               f"{spec.kind} model")
-    for name in [p.compare.reference] + [n for pair in p.compare.pairs for n in pair]:
+    if p.compare.bootstrap_replicates < 1000:
+        raise ParamsError(f"params.yaml: compare.bootstrap_replicates = {p.compare.bootstrap_replicates}: use at "
+                          "least 1000 (the smallest p-value is 2 / replicates)")
+    for key in ("item_buckets", "user_buckets"):
+        edges = getattr(p.compare, key)
+        if not edges or edges != sorted(set(edges)) or edges[0] < 0:
+            raise ParamsError(f"params.yaml: compare.{key} = {edges}: increasing, non-negative lower edges")
+    if not p.split.protocols or len(set(p.split.protocols)) != len(p.split.protocols):
+        raise ParamsError(f"params.yaml: split.protocols = {p.split.protocols}: list each protocol once")
+    for name in [p.compare.reference, p.compare.ours] + [n for pair in p.compare.pairs for n in pair]:
         if name not in p.compare.models:
             raise ParamsError(f"params.yaml: compare names model {name!r}, which is not in compare.models")
     if any(len(pair) != 2 for pair in p.compare.pairs):
         raise ParamsError("params.yaml: compare.pairs entries must be [model_a, model_b]")
     if not p.compare.seeds:
         raise ParamsError("params.yaml: compare.seeds must list at least one seed")
-    bad = [f for f in p.train.features if f not in ("synopsis", "genres")]
-    if bad:
-        raise ParamsError(f"params.yaml: train.features = {p.train.features}: unknown feature {bad[0]!r} "
-                          "(use any of 'synopsis', 'genres'; [] for identity only)")
+    for key in ("train", "hybrid"):
+        feats = getattr(p, key).features
+        bad = [f for f in feats if f not in ("synopsis", "genres")]
+        if bad:
+            raise ParamsError(f"params.yaml: {key}.features = {feats}: unknown feature {bad[0]!r} "
+                              "(use any of 'synopsis', 'genres'; [] for none)")
 
 
 def load(path=DEFAULT_PARAMS) -> Params:

@@ -46,13 +46,12 @@ class Paths:
     def split(self) -> Path:
         return self.data / "split"
 
-    @property
-    def split_file(self) -> Path:
-        return self.split / "split.parquet"
+    def split_file(self, protocol: str = "random") -> Path:
+        """The split of ``protocol`` (random: the paper model's)."""
+        return self.split / f"{protocol}.parquet"
 
-    @property
-    def split_info(self) -> Path:
-        return self.split / "split.json"
+    def split_info(self, protocol: str = "random") -> Path:
+        return self.split / f"{protocol}.json"
 
     # --- models/<name>/ ---------------------------------------------------------------------
     @property
@@ -67,8 +66,9 @@ class Paths:
     def paper_predictions(self) -> Path:
         return self.models / "paper" / "predictions.parquet"
 
-    def compare_predictions(self, model: str) -> Path:
-        return self.models / "compare" / f"{model}.npz"
+    def compare_predictions(self, protocol: str) -> Path:
+        """Every compared model's test predictions (one array per model: seeds x test ratings)."""
+        return self.models / protocol / "predictions.npz"
 
     # --- reports/<name>/ --------------------------------------------------------------------
     @property
@@ -87,16 +87,19 @@ class Paths:
     def recommendations(self) -> Path:
         return self.reports / "recommendations.json"
 
-    @property
-    def tuning(self) -> Path:
-        return self.reports / "tuning.json"
+    def protocol(self, protocol: str) -> Path:
+        """The comparison of one split protocol: reports/<name>/<protocol>/."""
+        return self.reports / protocol
 
-    def run(self, model: str) -> Path:
-        return self.reports / "runs" / f"{model}.json"
+    def tuning(self, protocol: str) -> Path:
+        return self.protocol(protocol) / "tuning.json"
 
-    @property
-    def comparison(self) -> Path:
-        return self.reports / "comparison.json"
+    def runs(self, protocol: str) -> Path:
+        """Every model's per-seed metrics, settings and timings."""
+        return self.protocol(protocol) / "runs.json"
+
+    def comparison(self, protocol: str) -> Path:
+        return self.protocol(protocol) / "comparison.json"
 
 
 # The default synthetic data set's raw files (stage `generate`).

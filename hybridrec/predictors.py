@@ -56,6 +56,11 @@ class RatingPredictor:
         return spec.name
 
     @classmethod
+    def describe(cls, spec) -> dict:
+        """For the reports: what the model ``consumes`` and what it predicts for an ``unseen_item``."""
+        return {"consumes": "ratings", "unseen_item": "not documented"}
+
+    @classmethod
     def from_spec(cls, spec, ctx, override: dict | None = None) -> "RatingPredictor":
         """A fresh predictor for ``spec``; ``ctx`` holds the `train` section, every spec and the tuned settings;
         ``override`` are settings to try (a tuning trial)."""
@@ -80,6 +85,11 @@ class RatingPredictor:
     def test(self, pairs: pd.DataFrame) -> dict:
         """RMSE / MAE / accuracy / within-1 on ``pairs`` (predictions clamped to the rating range)."""
         return metrics.rating_metrics(self.predict(pairs), pairs["rating"].to_numpy())
+
+    def rank_scores(self, n_users: int, n_anime: int) -> np.ndarray:
+        """[n_users, n_anime] scores that order each user's recommendations (the predicted ratings, unless a
+        model ranks by something else, e.g. popularity)."""
+        return self.score_matrix(n_users, n_anime)
 
     def score_matrix(self, n_users: int, n_anime: int) -> np.ndarray:
         """[n_users, n_anime] predicted ratings (for full-ranking metrics). Subclasses may vectorise."""

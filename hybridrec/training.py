@@ -78,11 +78,11 @@ def build(inputs: GraphInputs, cfg: Train, device: str):
 
         if cfg.conv != "sage":
             raise ValueError("mini-batch training implements SAGEConv (the paper's operator) only")
-        model = EmbeddingSAGE(inputs.n_users, inputs.anime_x.size(1), cfg.hidden).to(device)
+        model = EmbeddingSAGE(inputs.n_users, inputs.anime_x.size(1), cfg.hidden, cfg.dropout).to(device)
         eli = inputs.edges["train"][0].to(device)
         return model, FullGraphRunner(model, inputs.anime_x.to(device), eli, inputs.n_users)
     data = train_graph(inputs, user_identity=cfg.impl == "reference").to(device)
-    model = Model(cfg.hidden, data.metadata(), conv=cfg.conv).to(device)
+    model = Model(cfg.hidden, data.metadata(), conv=cfg.conv, dropout=cfg.dropout).to(device)
     one = torch.zeros(2, 1, dtype=torch.long, device=device)
     x_dict = {"user": torch.zeros(1, inputs.n_users, device=device), "anime": data["anime"].x[:1]}
     edge_dict = {et: one for et in data.edge_types}
@@ -124,7 +124,8 @@ def _minibatch_epoch(trainable, opt, sampler, x_anime, weight, progress: bool, e
 
 
 def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True) -> Trained:
-    """Train for ``cfg.epochs`` epochs; keep the weights of the best validation RMSE.
+    """Train for up to ``cfg.epochs`` epochs; keep the weights of the best validation RMSE (evaluated every
+    ``cfg.eval_every`` epochs; stop early after ``cfg.patience`` epochs without a better one, if > 0).
 
     One epoch is one full-batch step (``train.batch_size: 0``, the paper) or a pass over the training
     ratings in mini-batches with sampled neighbourhoods. Under torchrun each process takes its shard of
@@ -141,7 +142,7 @@ def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True) -> 
     weight = torch.tensor(w, dtype=torch.float32, device=device) if cfg.weighted_loss else None
     minibatch = cfg.batch_size > 0
     trainable = distributed.wrap(model if minibatch else runner, device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if minibatch:
         from hybridrec.sampling import LinkNeighborSampler  # noqa: PLC0415
 
@@ -164,16 +165,23 @@ def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True) -> 
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         step_times.append(time.perf_counter() - t0)
+        row = {"epoch": epoch, "loss": loss_value, "train_rmse": train_rmse, "val_rmse": float("nan")}
+        history.append(row)
+        if epoch % cfg.eval_every and epoch != cfg.epochs:
+            continue
         model.eval()
         with torch.no_grad():
             val_pred = runner(val_eli).clamp(RATING_MIN, RATING_MAX)
-            val_rmse = float(torch.sqrt(((val_pred - val_y) ** 2).mean()))
-        history.append({"epoch": epoch, "loss": loss_value, "train_rmse": train_rmse, "val_rmse": val_rmse})
+            row["val_rmse"] = val_rmse = float(torch.sqrt(((val_pred - val_y) ** 2).mean()))
         if val_rmse < best[0]:
             best = (val_rmse, epoch)
             best_state = copy.deepcopy(model.state_dict())
         bar.set_postfix(loss=f"{loss_value:.3f}", val_rmse=f"{val_rmse:.3f}", refresh=False)
+        if cfg.patience and epoch - best[1] >= cfg.patience:
+            break
     train_seconds = time.perf_counter() - t_start
+    if best_state is None:  # validation RMSE was never finite (a diverged run): keep the last weights
+        best, best_state = (float("nan"), epoch), model.state_dict()
     model.load_state_dict(best_state)
     model.eval()
     return Trained(model, runner, history, best[1], best[0], w, train_seconds, float(np.median(step_times)), device)

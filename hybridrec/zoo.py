@@ -1,13 +1,13 @@
 """The models of the comparison: build any ``compare.models`` entry through its family
 (:mod:`hybridrec.registry`), tune it on validation, and read the shared split once for all of them.
 
-A ``search`` maps option names to lists of values; each tunable model gets the same budget of
-``compare.tuning_trials`` configurations drawn without replacement from its grid (seeded).
+A ``search`` maps option names to a list of choices or a range (:class:`~hybridrec.params.SearchDim`); each
+tunable model gets the same budget of ``compare.tuning_trials`` fits, chosen by Optuna's seeded TPE sampler
+on validation RMSE.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hybridrec import registry
-from hybridrec.params import Train
+from hybridrec.params import Params
 from hybridrec.predictors import RatingPredictor, SplitData
 
 log = logging.getLogger("hybridrec")
@@ -24,12 +24,23 @@ log = logging.getLogger("hybridrec")
 
 @dataclass(frozen=True)
 class Context:
-    """What a family needs to build a predictor: the `train` section, every spec (for ``base``) and the
-    settings tuning chose (model name -> settings)."""
+    """What a family needs to build a predictor: the params (its base section, e.g. `train` or `hybrid`, and
+    every spec, for ``base``) and the settings tuning chose (model name -> settings)."""
 
-    train: Train
-    models: dict  # name -> ModelSpec
+    params: Params
     tuned: dict = field(default_factory=dict)
+
+    @property
+    def train(self):
+        return self.params.train
+
+    @property
+    def hybrid(self):
+        return self.params.hybrid
+
+    @property
+    def models(self) -> dict:
+        return self.params.compare.models
 
 
 def build(name: str, ctx: Context, override: dict | None = None) -> RatingPredictor:
@@ -38,47 +49,51 @@ def build(name: str, ctx: Context, override: dict | None = None) -> RatingPredic
     return registry.family(spec.kind).from_spec(spec, ctx, override)
 
 
-def grid(search: dict) -> list[dict]:
-    keys = sorted(search)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(search[k] for k in keys))]
-
-
-def sample_trials(search: dict, n: int, seed: int) -> list[dict]:
-    """``n`` distinct configurations drawn from the grid (all of them when the grid is smaller)."""
-    g = grid(search)
-    if len(g) <= n:
-        return g
-    pick = np.random.default_rng(seed).choice(len(g), size=n, replace=False)
-    return [g[i] for i in sorted(pick)]
+def startup_trials(budget: int) -> int:
+    """Random trials before TPE models the space: a third of the budget, between 3 and 10."""
+    return min(10, max(3, budget // 3))
 
 
 def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int) -> dict:
-    """Seeded random search on the validation set; returns trials and the chosen settings."""
+    """Optuna's TPE (seeded) over ``compare.models[name].search`` with a budget of ``trials`` fits, each
+    scored by validation RMSE; returns every trial, the chosen settings and the options chosen on an edge of
+    their space (a hint that the space is too narrow)."""
+    import optuna  # noqa: PLC0415
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = ctx.models[name]
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(trials))
+    study = optuna.create_study(direction="minimize", sampler=sampler)
     results = []
-    configs = sample_trials(spec.search, trials, seed)
-    for i, cfg in enumerate(configs):
+
+    def objective(trial):
+        cfg = {opt: dim.suggest(trial, opt) for opt, dim in sorted(spec.search.items())}
         t0 = time.perf_counter()
-        model = build(name, ctx, override=cfg).fit(data, seed)
-        val = model.test(data.val)
-        results.append({"params": cfg, "val_rmse": val["rmse"], "seconds": round(time.perf_counter() - t0, 2)})
-        log.info("tune %s trial %d/%d %s: val RMSE %.4f", name, i + 1, len(configs), cfg, val["rmse"])
-    best = min(results, key=lambda r: r["val_rmse"])
-    return {"trials": results, "best": best["params"], "best_val_rmse": best["val_rmse"]}
+        val = build(name, ctx, override=cfg).fit(data, seed).test(data.val)["rmse"]
+        results.append({"trial": trial.number, "params": cfg, "val_rmse": val,
+                        "seconds": round(time.perf_counter() - t0, 2)})
+        log.info("tune %s trial %d/%d %s: val RMSE %.4f", name, trial.number + 1, trials, cfg, val)
+        return val if np.isfinite(val) else 1e9  # a diverged fit is the worst trial, not a failed one
+
+    study.optimize(objective, n_trials=trials)
+    finite = [r for r in results if np.isfinite(r["val_rmse"])]
+    best = min(finite or results, key=lambda r: r["val_rmse"] if np.isfinite(r["val_rmse"]) else np.inf)
+    edges = {opt: e for opt, dim in spec.search.items() if (e := dim.edge(best["params"][opt]))}
+    return {"sampler": f"TPE (seed {seed}, {startup_trials(trials)} random startup trials)", "budget": trials,
+            "trials": results, "best": best["params"], "best_val_rmse": best["val_rmse"], "edges": edges}
 
 
-def split_data(paths, split_df: pd.DataFrame | None = None) -> SplitData:
-    """The shared split as SplitData, with lazily loaded (and cached) graph inputs for the GNNs."""
+def split_data(paths, protocol: str = "random") -> SplitData:
+    """The shared split of ``protocol`` as SplitData, with lazily loaded (and cached) graph inputs and texts."""
     from hybridrec.graph import load_inputs, read_split  # noqa: PLC0415
 
-    if split_df is None:
-        split_df, _ = read_split(paths)
+    split_df, _ = read_split(paths, protocol)
     cache = {}
 
     def graph_inputs(features):
         key = tuple(features)
         if key not in cache:
-            cache[key] = load_inputs(paths, list(key))
+            cache[key] = load_inputs(paths, list(key), protocol)
         return cache[key]
 
     def item_text():

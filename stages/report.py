@@ -14,11 +14,11 @@ from hybridrec.sources import source_of
 def run(p) -> None:
     paths = Paths(p.data.name)
     source = source_of(p)
-    split = io.read_parquet(paths.split_file, ["user_id", "anime_id", "rating", "split"])
+    split = io.read_parquet(paths.split_file(), ["user_id", "anime_id", "rating", "split"])
     oracle = source.oracle(split.loc[split["split"] == "test"])
     refs = replication.reference_points(split, metrics.rating_metrics, oracle)
     replication.write(paths.reports, p, io.read_json(paths.metrics), io.read_json(paths.train_info),
-                      io.read_json(paths.recommendations), io.read_json(paths.split_info),
+                      io.read_json(paths.recommendations), io.read_json(paths.split_info()),
                       io.read_json(paths.subset / "stats.json"), refs, source)
 
 

@@ -20,18 +20,22 @@ TINY = {
     "synthetic": {"n_users": 80, "n_anime": 120, "ratings_per_user_median": 20, "chunk_users": 50},
     "subset": {"n_users": 60},
     "train": {"epochs": 20, "hidden": 16},
+    "hybrid": {"epochs": 20, "dim": 8, "content_hidden": 16},
     "evaluate": {"show_users": [0, 1]},
-    "compare": {"seeds": [0, 1], "tuning_trials": 2},
+    "compare": {"seeds": [0, 1], "tuning_trials": 2, "bootstrap_replicates": 1000},
 }
 # A smaller comparison for the runs that repeat the pipeline (reproducibility, interruption).
 TINY_FEW_MODELS = {
-    "compare": {"seeds": [0, 1], "tuning_trials": 2, "pairs": [["sage_tuned", "sage_genres"]],
+    "compare": {"seeds": [0, 1], "tuning_trials": 2, "bootstrap_replicates": 1000,
+                "pairs": [["sage_tuned", "sage_genres"], ["hybrid", "hybrid_no_content"]],
                 "models": {"global_mean": {"kind": "global_mean"},
                            "svd": {"kind": "surprise", "algo": "SVD", "search": {"n_factors": [5, 10]}},
                            "sage_paper": {"kind": "gnn"},
                            "sage_tuned": {"kind": "gnn", "options": {"weighted_loss": False},
                                           "search": {"lr": [0.003, 0.01]}},
-                           "sage_genres": {"kind": "gnn", "base": "sage_tuned", "options": {"features": ["genres"]}}}},
+                           "sage_genres": {"kind": "gnn", "base": "sage_tuned", "options": {"features": ["genres"]}},
+                           "hybrid": {"kind": "hybrid", "search": {"lr": [0.01, 0.03]}},
+                           "hybrid_no_content": {"kind": "hybrid", "base": "hybrid", "options": {"features": []}}}},
 }
 
 

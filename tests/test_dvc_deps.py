@@ -111,7 +111,7 @@ def test_every_stage_declares_its_code():
 def test_a_removed_dependency_is_caught():
     dvc = load_dvc()
     doctored = copy.deepcopy(dvc)
-    deps = doctored["stages"]["comparison"]["deps"]
+    deps = doctored["stages"]["comparison"]["do"]["deps"]
     deps.remove("hybridrec/stats.py")
     assert missing_deps(doctored) == {"comparison": ["hybridrec/stats.py"]}
     # every family module is a dependency of the stages that build models

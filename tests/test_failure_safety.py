@@ -94,7 +94,7 @@ def test_split_leaving_a_user_without_training_ratings():
 def test_make_split_keeps_every_user_in_training():
     from hybridrec.split import make_split
 
-    ratings = pd.DataFrame({"user_idx": [0] * 10 + [1], "anime_idx": list(range(10)) + [0], "user_id": 0,
+    ratings = pd.DataFrame({"user_idx": [0] * 30 + [1], "anime_idx": list(range(30)) + [0], "user_id": 0,
                             "anime_id": 0, "rating": 7})
     for seed in range(20):
         split, stats = make_split(ratings, 0.1, 0.3, seed)

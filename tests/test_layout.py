@@ -25,10 +25,13 @@ def dvc_paths(name="synthetic"):
 def test_paths_match_dvc_yaml():
     _, outs, _ = dvc_paths()
     p = Paths("synthetic")
-    for path in (SYNTHETIC_RAW, p.preprocessed, p.subset, p.embeddings, p.split, p.models / "paper" / "model.pt",
-                 p.reports / "metrics.json", p.reports / "comparison.json", p.reports / "replication.md",
-                 p.reports / "data.md", p.reports / "tuning.json"):
+    for path in (SYNTHETIC_RAW, p.preprocessed, p.subset, p.embeddings, p.split, p.paper_model, p.metrics,
+                 p.train_info, p.recommendations, p.reports / "replication.md", p.reports / "data.md"):
         assert str(path) in outs, path
+    per_protocol = {o.replace("${item}", "random") for o in outs}
+    for path in (p.comparison("random"), p.tuning("random"), p.runs("random"), p.compare_predictions("random"),
+                 p.protocol("random") / "comparison.md"):
+        assert str(path) in per_protocol, path
 
 
 def test_stage_dependencies_exist():

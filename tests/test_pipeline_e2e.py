@@ -109,4 +109,4 @@ def test_param_change_reruns_only_affected_stages(repro):
     out = dvc(root, "repro")
     assert out.returncode == 0
     ran = {line.split("'")[1] for line in out.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"comparison"}, ran
+    assert ran == {"comparison@random", "comparison@cold_items"}, ran

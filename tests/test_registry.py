@@ -36,7 +36,7 @@ def test_specs_are_typed_and_labelled():
     ({"kind": "surprise", "algo": "SVDD"}, r"compare.models.m.algo = 'SVDD': must be a Surprise algorithm"),
     ({"kind": "surprise"}, r"compare.models.m.algo = None"),
     ({"kind": "surprise", "algo": "SVD", "options": {"n_factor": 5}}, r"SVD has no option 'n_factor'"),
-    ({"kind": "surprise", "algo": "SVD", "search": {"lr_all": 0.01}}, r"search.lr_all must be a non-empty list"),
+    ({"kind": "surprise", "algo": "SVD", "search": {"lr_all": 0.01}}, r"search.lr_all must be a list of values or a range"),
     ({"kind": "gnn", "options": {"hiden": 8}}, r"unknown train option 'hiden'"),
     ({"kind": "gnn", "search": {"lr": ["fast"]}}, r"compare.models.m.lr = 'fast': must be a number"),
     ({"kind": "gnn", "algo": "SVD"}, r"unknown key compare.models.m.algo"),
@@ -49,12 +49,12 @@ def test_bad_model_entries_fail_when_params_load(spec, message):
 
 def test_build_resolves_base_and_tuned_settings():
     p = params.load(REPO / "params.yaml")
-    ctx = zoo.Context(p.train, p.compare.models, {"sage_tuned": {"hidden": 48, "lr": 0.003}})
+    ctx = zoo.Context(p, {"sage_tuned": {"hidden": 48, "lr": 0.003}})
     genres = zoo.build("sage_genres", ctx)
     assert genres.cfg.hidden == 48 and genres.cfg.lr == 0.003  # the base's tuned settings
     assert genres.cfg.features == ["genres"] and genres.cfg.weighted_loss is False  # its own + the base's options
     assert zoo.build("sage_paper", ctx).cfg == p.train  # the paper preset is the train section as is
-    svd = zoo.build("svd", zoo.Context(p.train, p.compare.models, {"svd": {"n_factors": 7}}), override={"n_epochs": 3})
+    svd = zoo.build("svd", zoo.Context(p, {"svd": {"n_factors": 7}}), override={"n_epochs": 3})
     assert svd.options == {"n_factors": 7, "n_epochs": 3} and svd.name == "Surprise SVD"
 
 
@@ -93,7 +93,7 @@ def test_a_new_family_is_one_module_and_a_params_entry(tmp_path, monkeypatch):
     registry.families.cache_clear()
     try:
         p = params.parse(with_model("item_mean", {"kind": "item_mean", "label": "item mean"}))
-        model = zoo.build("item_mean", zoo.Context(p.train, p.compare.models))
+        model = zoo.build("item_mean", zoo.Context(p))
         train = pd.DataFrame({"user_idx": [0, 1, 1], "anime_idx": [0, 0, 1], "rating": [8, 6, 9]})
         data = SplitData(train, train, train, 2, 3)
         assert np.allclose(model.fit(data, 0).score(np.array([0, 0, 1]), np.array([0, 1, 2])), [7, 9, 23 / 3])

@@ -67,7 +67,7 @@ def summarise(name, results, scale, batch_size, num_neighbors, epochs, epochs_pr
     results = {k: dict(v) for k, v in results.items()}
     paths = Paths(name)
     pre = io.read_json(paths.preprocess_stats)
-    split = io.read_json(paths.split_info)
+    split = io.read_json(paths.split_info())
     emb = io.read_json(paths.embeddings_info)
     train = io.read_json(paths.train_info)
     n_raw, n_train = pre["raw"]["ratings"], split["counts"]["train"]

@@ -34,11 +34,20 @@ class GraphSAGEPredictor(RatingPredictor):
     @classmethod
     def check_spec(cls, spec, key: str) -> None:
         hints = typing.get_type_hints(Train)
-        for opt, values in [(o, [v]) for o, v in spec.options.items()] + list(spec.search.items()):
+        for opt, values in [(o, [v]) for o, v in spec.options.items()] + [(o, d.values()) for o, d in spec.search.items()]:
             if opt not in hints:
                 raise ParamsError(f"params.yaml: {key}: unknown train option {opt!r} (known: {', '.join(sorted(hints))})")
             for v in values:
                 check_type(v, hints[opt], f"{key}.{opt}")
+
+    @classmethod
+    def describe(cls, spec) -> dict:
+        features = spec.options.get("features")
+        return {"consumes": "training ratings (graph) + anime features of `train.features` "
+                            + (f"({', '.join(features) or 'none: identity'})" if features is not None else
+                               "(the `train` section's)"),
+                "unseen_item": "its own features through the layers' root weights, no neighbours (with identity "
+                               "features: an untrained weight column, i.e. noise)"}
 
     @classmethod
     def from_spec(cls, spec, ctx, override: dict | None = None):

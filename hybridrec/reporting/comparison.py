@@ -1,5 +1,7 @@
-"""reports/<dataset>/comparison.md: every model and ablation on the same split, mean ± std and 95% CI
-over seeds, paired significance tests, a bar chart, and findings generated from the numbers."""
+"""reports/<dataset>/<protocol>/comparison.md: every model and ablation on the same split, mean ± std over
+seeds, ΔRMSE with user-and-seed bootstrap intervals and Holm-corrected p-values (:mod:`hybridrec.stats`),
+RMSE by item and user degree, ranking with popularity correlation, and findings generated from those
+statistics only (a test checks them against constructed data)."""
 
 from __future__ import annotations
 
@@ -8,89 +10,203 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hybridrec import io, metrics, stats
+from hybridrec import io, stats
 from hybridrec.reporting.common import save_figure, table
 from hybridrec.reporting.replication import PAPER
 
 COLUMNS = [("rmse", "test RMSE", "min"), ("mae", "test MAE", "min"), ("accuracy", "accuracy", "max"),
            ("within1", "within-1", "max"), ("precision", "P@k", "max"), ("recall", "R@k", "max"),
            ("ndcg", "NDCG@k", "max")]
+RANKING = ("precision", "recall", "ndcg", "popularity_spearman")
+POPULARITY_LIKE = 0.8  # Spearman between a model's item scores and item popularity from which it "ranks by popularity"
 
 
 def aggregate(run: dict) -> dict:
     """Per-metric summaries over the seeds of one model."""
     out = {}
-    for key, _, _ in COLUMNS:
-        src = "ranking" if key in ("precision", "recall", "ndcg") else "test"
-        out[key] = stats.summarize([r[src][key] for r in run["runs"]])
+    for key in [c[0] for c in COLUMNS] + ["popularity_spearman"]:
+        src = "ranking" if key in RANKING else "test"
+        out[key] = stats.summarize([r[src].get(key, float("nan")) for r in run["runs"]])
     out["val_rmse"] = stats.summarize([r["val"]["rmse"] for r in run["runs"]])
     out["fit_seconds"] = stats.summarize([r["fit_seconds"] for r in run["runs"]])
     return out
 
 
-def squared_errors(pred: np.ndarray, rating: np.ndarray) -> np.ndarray:
-    """Per-rating squared error of the seed-averaged clamped prediction."""
-    return (metrics.clamp(pred).mean(0) - rating) ** 2
+def buckets(edges: list[int]) -> list[tuple[str, int, float]]:
+    """[(label, low, high)] from lower edges, e.g. [0, 1, 5] -> 0, 1-4, >=5."""
+    out = []
+    for i, lo in enumerate(edges):
+        hi = edges[i + 1] if i + 1 < len(edges) else np.inf
+        label = str(lo) if hi == lo + 1 else f"{lo}-{hi - 1}" if np.isfinite(hi) else f">={lo}"
+        out.append((label, lo, hi))
+    return out
+
+
+def build(runs: dict, preds: dict, test, train, p, tuning: dict, oracle: dict | None, baselines: set,
+          lo: float, hi: float) -> dict:
+    """All numbers of the comparison (also comparison.json, a DVC metric).
+
+    ``test``: the split's test rows (user_idx, anime_idx, rating) in prediction order; ``train``: its training
+    rows (for degrees); ``baselines``: names of the comparator models; ``lo``/``hi``: the rating range.
+    """
+    c = p.compare
+    rating, users = test["rating"].to_numpy(np.float64), test["user_idx"].to_numpy()
+    errors = {n: stats.user_errors(preds[n], rating, users, lo, hi) for n in runs}
+    agg = {n: aggregate(r) for n, r in runs.items()}
+    for n in runs:
+        agg[n]["rmse_ci"] = stats.rmse_interval(errors[n], c.bootstrap_replicates, c.bootstrap_seed)
+    ref, ours = c.reference, c.ours
+    pairs = [(n, ref, "vs the paper's model") for n in runs if n != ref]
+    best_base = min((n for n in baselines if n in runs), key=lambda n: agg[n]["rmse"]["mean"], default=None)
+    if ours in runs and best_base:
+        pairs.append((ours, best_base, "ours vs the best baseline"))
+    pairs += [(a, b, "ablation") for a, b in c.pairs if a in runs and b in runs]
+    tests = []
+    for a, b, family in pairs:
+        t = stats.delta_rmse(errors[a], errors[b], c.bootstrap_replicates, c.bootstrap_seed)
+        tests.append({"a": a, "b": b, "family": family, **t})
+    rejected = stats.holm({i: t["p"] for i, t in enumerate(tests)}, c.alpha)
+    for i, t in enumerate(tests):
+        t["holm"] = bool(rejected[i])
+        t["significant"] = stats.significant(t, rejected[i])
+        t["verdict"] = stats.verdict(t, rejected[i])
+    features = {n: features_of(n, p) for n in runs}
+    content_pairs = [(t["a"], t["b"]) for t in tests if t["family"] == "ablation" and features[t["b"]] == []
+                     and features[t["a"]]]
+    return {"models": agg, "reference": ref, "ours": ours if ours in runs else None, "best_baseline": best_base,
+            "tests": tests, "buckets": degree_buckets(errors, preds, test, train, p, lo, hi), "oracle": oracle,
+            "tuning": tuning, "baselines": sorted(baselines), "features": features,
+            "content": content_by_degree(content_pairs, preds, test, train, p, lo, hi)}
+
+
+def features_of(name: str, p) -> list | None:
+    """The anime features a model reads (its family's section, then its base's and its own options), or None
+    for a family without content features."""
+    models = p.compare.models
+    section = {"gnn": p.train, "hybrid": p.hybrid}.get(models[name].kind)
+    if section is None:
+        return None
+    chain = [models[name]]
+    while chain[-1].base:
+        chain.append(models[chain[-1].base])
+    feats = section.features
+    for spec in reversed(chain):
+        feats = spec.options.get("features", feats)
+    return list(feats)
+
+
+def _degrees(test, train):
+    item = train.groupby("anime_idx").size().reindex(test["anime_idx"], fill_value=0).to_numpy()
+    user = train.groupby("user_idx").size().reindex(test["user_idx"], fill_value=0).to_numpy()
+    return {"item": item, "user": user}
+
+
+def content_by_degree(pairs, preds, test, train, p, lo, hi) -> list[dict]:
+    """For each (with content, without content) pair: ΔRMSE by the anime's training ratings, Holm within the pair."""
+    c = p.compare
+    rating, users = test["rating"].to_numpy(np.float64), test["user_idx"].to_numpy()
+    deg = _degrees(test, train)["item"]
+    out = []
+    for a, b in pairs:
+        rows = []
+        for label, b_lo, b_hi in buckets(c.item_buckets):
+            mask = (deg >= b_lo) & (deg < b_hi)
+            if not mask.any():
+                continue
+            ea = stats.user_errors(preds[a][:, mask], rating[mask], users[mask], lo, hi)
+            eb = stats.user_errors(preds[b][:, mask], rating[mask], users[mask], lo, hi)
+            rows.append({"bucket": label, "ratings": int(mask.sum()),
+                         **stats.delta_rmse(ea, eb, c.bootstrap_replicates, c.bootstrap_seed)})
+        rejected = stats.holm({r["bucket"]: r["p"] for r in rows}, c.alpha)
+        for r in rows:
+            r["significant"] = stats.significant(r, rejected[r["bucket"]])
+            r["verdict"] = stats.verdict(r, rejected[r["bucket"]])
+        out.append({"a": a, "b": b, "buckets": rows})
+    return out
+
+
+def degree_buckets(errors, preds, test, train, p, lo, hi) -> dict:
+    """Test RMSE (with bootstrap CI) of every model by the item's and by the user's number of training ratings."""
+    c = p.compare
+    rating, users = test["rating"].to_numpy(np.float64), test["user_idx"].to_numpy()
+    degrees = _degrees(test, train)
+    out = {}
+    for axis, edges in (("item", c.item_buckets), ("user", c.user_buckets)):
+        deg = degrees[axis]
+        rows = []
+        for label, b_lo, b_hi in buckets(edges):
+            mask = (deg >= b_lo) & (deg < b_hi)
+            if not mask.any():
+                continue
+            row = {"bucket": label, "ratings": int(mask.sum()), "users": int(len(np.unique(users[mask]))), "models": {}}
+            for n, pr in preds.items():
+                e = stats.user_errors(pr[:, mask], rating[mask], users[mask], lo, hi)
+                row["models"][n] = stats.rmse_interval(e, c.bootstrap_replicates, c.bootstrap_seed)
+            rows.append(row)
+        out[axis] = rows
+    return out
 
 
 def fmt_cell(s: dict, deterministic: bool) -> str:
+    if not np.isfinite(s["mean"]):
+        return "–"
     if s["n"] == 1:
         return f"{s['mean']:.4f}" + (" (det.)" if deterministic else "")
     return f"{s['mean']:.4f} ± {s['std']:.4f}"
 
 
-def build(runs: dict, preds: dict, rating: np.ndarray, p, tuning: dict, oracle: dict | None) -> dict:
-    """All numbers of the comparison (also written as comparison.json, a DVC metric)."""
-    agg = {name: aggregate(r) for name, r in runs.items()}
-    se = {name: squared_errors(preds[name], rating) for name in runs}
-    ref = p.compare.reference
-    tests = {name: stats.paired_tests(se[ref], se[name]) for name in runs if name != ref}
-    verdict = stats.holm({n: t["wilcoxon_p"] for n, t in tests.items()}, p.compare.alpha)
-    pair_tests = {}
-    for a, b in p.compare.pairs:
-        if a in se and b in se:
-            pair_tests[f"{runs[a]['label']} vs {runs[b]['label']}"] = {**stats.paired_tests(se[a], se[b]), "a": a, "b": b}
-    pair_verdict = stats.holm({k: v["wilcoxon_p"] for k, v in pair_tests.items()}, p.compare.alpha)
-    return {"models": agg, "reference": ref, "tests": tests, "significant": verdict, "pairs": pair_tests,
-            "pairs_significant": pair_verdict, "oracle": oracle, "tuning": tuning}
+def best_of(names, agg, key, how):
+    """The best model for a metric; NaN is never best (None when every value is NaN)."""
+    finite = [n for n in names if np.isfinite(agg[n][key]["mean"])]
+    return (min if how == "min" else max)(finite, key=lambda n: agg[n][key]["mean"]) if finite else None
+
+
+def _ci(t: dict) -> str:
+    return f"{t['delta']:+.4f} [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]"
 
 
 def findings(res: dict, runs: dict, p) -> list[str]:
+    """Sentences generated from the statistics; each verdict is the one of :func:`stats.verdict`."""
     agg, ref = res["models"], res["reference"]
     label = {n: runs[n]["label"] for n in runs}
     by_rmse = sorted(agg, key=lambda n: agg[n]["rmse"]["mean"])
     best = by_rmse[0]
-    out = [f"- Lowest mean test RMSE: **{label[best]}** ({agg[best]['rmse']['mean']:.4f}); "
-           f"the paper's model ({label[ref]}) has {agg[ref]['rmse']['mean']:.4f}, rank {by_rmse.index(ref) + 1} of {len(by_rmse)}."]
-    better = [n for n in agg if n != ref and agg[n]["rmse"]["mean"] < agg[ref]["rmse"]["mean"] and res["significant"].get(n)]
-    worse = [n for n in agg if n != ref and agg[n]["rmse"]["mean"] > agg[ref]["rmse"]["mean"] and res["significant"].get(n)]
-    same = [n for n in agg if n != ref and not res["significant"].get(n)]
-    out.append(f"- Against the paper's model (paired Wilcoxon on per-rating squared errors, Holm, alpha={p.compare.alpha}): "
-               f"significantly better: {', '.join(label[n] for n in better) or 'none'}; significantly worse: "
-               f"{', '.join(label[n] for n in worse) or 'none'}; no significant difference: {', '.join(label[n] for n in same) or 'none'}.")
-    by_acc = max(agg, key=lambda n: agg[n]["accuracy"]["mean"])
-    out.append(f"- Highest exact-match accuracy: {label[by_acc]} ({agg[by_acc]['accuracy']['mean']:.3f}); "
-               f"the paper reports a test accuracy of {PAPER['test_accuracy']}.")
-    by_ndcg = max(agg, key=lambda n: agg[n]["ndcg"]["mean"])
-    out.append(f"- Best top-{p.evaluate.k} ranking (NDCG@{p.evaluate.k}): {label[by_ndcg]} ({agg[by_ndcg]['ndcg']['mean']:.4f}).")
-    for key, t in res["pairs"].items():
-        a, b = t["a"], t["b"]
-        da = agg[a]["rmse"]["mean"] - agg[b]["rmse"]["mean"]
-        sig = res["pairs_significant"].get(key)
-        word = "lower" if da < 0 else "higher"
-        out.append(f"- {label[a]} vs {label[b]}: test RMSE {abs(da):.4f} {word} "
-                   f"({agg[a]['rmse']['mean']:.4f} vs {agg[b]['rmse']['mean']:.4f}); Wilcoxon p={t['wilcoxon_p']:.2g} -> "
-                   + ("significant" if sig else "not significant") + " (Holm over these pairs).")
-    genre = next((k for k, t in res["pairs"].items() if "genres" in t["b"]), None)
-    if genre:
-        t = res["pairs"][genre]
-        d = agg[t["a"]]["rmse"]["mean"] - agg[t["b"]]["rmse"]["mean"]
-        sig = res["pairs_significant"].get(genre)
-        out.append("- **Do synopsis embeddings help over genres alone?** "
-                   + (f"Yes on this data: with them the test RMSE is {-d:.4f} lower, a significant difference."
-                      if d < 0 and sig else
-                      f"No on this data: genres alone give a {d:.4f} lower test RMSE, a significant difference."
-                      if sig else f"Not demonstrably on this data: the difference ({d:+.4f}) is not significant."))
+    out = [f"- Lowest mean test RMSE: **{label[best]}** ({agg[best]['rmse']['mean']:.4f}); the paper's model "
+           f"({label[ref]}) has {agg[ref]['rmse']['mean']:.4f}, rank {by_rmse.index(ref) + 1} of {len(by_rmse)}."]
+    vs_ref = [t for t in res["tests"] if t["family"] == "vs the paper's model"]
+    groups = {"significantly better than": [], "significantly worse than": [], "not significantly different from": []}
+    for t in vs_ref:
+        key = ("not significantly different from" if not t["significant"] else
+               "significantly better than" if t["delta"] < 0 else "significantly worse than")
+        groups[key].append(label[t["a"]])
+    out.append(f"- Against the paper's model (ΔRMSE with a user-and-seed bootstrap, Holm over all "
+               f"{len(res['tests'])} tests, alpha={p.compare.alpha}): "
+               + "; ".join(f"{k} it: {', '.join(v) or 'none'}" for k, v in groups.items()) + ".")
+    if res["ours"] and res["best_baseline"]:
+        t = next(t for t in res["tests"] if t["family"] == "ours vs the best baseline")
+        rel = t["delta"] / agg[t["b"]]["rmse"]["mean"]
+        out.append(f"- **{label[t['a']]} against the best baseline ({label[t['b']]})**: {t['verdict']}, "
+                   f"ΔRMSE {_ci(t)} ({rel:+.1%}).")
+    acc = best_of(agg, agg, "accuracy", "max")
+    out.append(f"- Highest exact-match accuracy: {label[acc]} ({agg[acc]['accuracy']['mean']:.3f}); the paper reports "
+               f"a test accuracy of {PAPER['test_accuracy']}.")
+    out += _ranking_findings(res, label, p)
+    for t in res["tests"]:
+        if t["family"] == "ablation":
+            out.append(f"- {label[t['a']]} vs {label[t['b']]}: {t['verdict']} (ΔRMSE {_ci(t)}, p={t['p']:.2g}).")
+    for t in res["tests"]:
+        if t["family"] == "ablation" and res["features"].get(t["b"]) == ["genres"] and "synopsis" in res["features"].get(t["a"], []):
+            out.append(f"- **Do synopsis embeddings help over genres alone ({label[t['a']]} vs {label[t['b']]})?** "
+                       + (f"Yes on this data: with them the test RMSE is lower by {-t['delta']:.4f}, significantly."
+                          if t["significant"] and t["delta"] < 0 else
+                          f"No on this data: genres alone give a test RMSE lower by {t['delta']:.4f}, significantly."
+                          if t["significant"] else
+                          f"Not demonstrably on this data: ΔRMSE {_ci(t)} is not significant."))
+    out += bucket_findings(res, label)
+    edges = [f"{label[n]}: {', '.join(f'{o} ({e})' for o, e in t['edges'].items())}"
+             for n, t in res["tuning"].items() if t.get("edges") and n in label]
+    if edges:
+        out.append(f"- Tuned values on an edge of their search space (the space may be too narrow): {'; '.join(edges)}.")
     if res["oracle"]:
         gap = agg[best]["rmse"]["mean"] - res["oracle"]["rmse"]
         out.append(f"- The best model is {gap:.4f} RMSE above the irreducible floor of the synthetic data "
@@ -98,87 +214,246 @@ def findings(res: dict, runs: dict, p) -> list[str]:
     return out
 
 
-def write(out_dir: Path, res: dict, runs: dict, p, split_sha: str, source) -> None:
+def _ranking_findings(res, label, p) -> list[str]:
+    agg = res["models"]
+    k = p.evaluate.k
+    best = best_of(agg, agg, "ndcg", "max")
+    if best is None:
+        return [f"- Ranking (NDCG@{k}): no test rating reaches the relevance threshold; not measured."]
+    pop_like = [n for n in agg if np.isfinite(agg[n]["popularity_spearman"]["mean"])
+                and agg[n]["popularity_spearman"]["mean"] >= POPULARITY_LIKE]
+    rho = agg[best]["popularity_spearman"]["mean"]
+    out = [f"- Best top-{k} ranking (NDCG@{k}): {label[best]} ({agg[best]['ndcg']['mean']:.4f}; Spearman of its item "
+           f"scores with item popularity {rho:.2f}" + (", i.e. it ranks by popularity)." if best in pop_like else ").")]
+    if pop_like:
+        out.append(f"- Popularity-like rankers (Spearman >= {POPULARITY_LIKE} between item scores and training "
+                   f"popularity): {', '.join(label[n] for n in pop_like)}.")
+    return out
+
+
+def bucket_findings(res, label) -> list[str]:
+    out = []
+    for axis, what in (("item", "anime's"), ("user", "user's")):
+        parts = []
+        for row in res["buckets"].get(axis, []):
+            m = row["models"]
+            best = min(m, key=lambda n: m[n]["rmse"])
+            parts.append(f"{row['bucket']} training ratings: {label[best]} ({m[best]['rmse']:.3f}, n={row['ratings']})")
+        if parts:
+            out.append(f"- Lowest test RMSE by the {what} number of training ratings: " + "; ".join(parts) + ".")
+    return out
+
+
+def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_info: dict, source,
+          unseen: dict) -> None:
+    """comparison.md and its figures. ``unseen``: model -> what it predicts for an unseen user/item."""
     out_dir = Path(out_dir)
     agg = res["models"]
     names = list(runs)
-    best = {key: (min if how == "min" else max)(names, key=lambda n: agg[n][key]["mean"]) for key, _, how in COLUMNS}
+    best = {key: best_of(names, agg, key, how) for key, _, how in COLUMNS}
     rows = []
     for n in names:
         row = [runs[n]["label"]]
         for key, _, _ in COLUMNS:
             cell = fmt_cell(agg[n][key], runs[n]["deterministic"])
             row.append(f"**{cell}**" if best[key] == n else cell)
-        row += [f"{agg[n]['fit_seconds']['mean']:.1f}", agg[n]["rmse"]["n"]]
+        ci = agg[n]["rmse_ci"]
+        rho = agg[n]["popularity_spearman"]["mean"]
+        row += [f"[{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]", f"{rho:.2f}" if np.isfinite(rho) else "–",
+                f"{agg[n]['fit_seconds']['mean']:.1f}", agg[n]["rmse"]["n"]]
         rows.append(row)
-    rows.append(["paper (published, MAL, 800 users)", "–", "–", f"{PAPER['test_accuracy']}", "–", "–", "–", "–",
-                 "–", "–"])
+    blank = ["–"] * (len(COLUMNS) + 4)
+    paper_row = ["paper (published, MAL, 800 users)"] + blank
+    paper_row[3] = f"{PAPER['test_accuracy']}"
+    rows.append(paper_row)
     if res["oracle"]:
         o = res["oracle"]
         rows.append(["oracle: true expected rating (synthetic)", f"{o['rmse']:.4f}", f"{o['mae']:.4f}",
-                     f"{o['accuracy']:.4f}", f"{o['within1']:.4f}", "–", "–", "–", "–", "–"])
+                     f"{o['accuracy']:.4f}", f"{o['within1']:.4f}"] + ["–"] * 7)
     k = p.evaluate.k
-    headers = ["model"] + [h.replace("@k", f"@{k}") for _, h, _ in COLUMNS] + ["fit s", "seeds"]
+    headers = (["model"] + [h.replace("@k", f"@{k}") for _, h, _ in COLUMNS]
+               + ["RMSE 95% CI", "popularity ρ", "fit s", "seeds"])
     rows = [[str(c) for c in r] for r in rows]
-    L = [f"# Comparison on `{p.data.name}`: the paper's model, tuned baselines and ablations", "",
-         "Generated by `dvc repro` (stages `tune`, `compare@<model>`, `comparison`); every number is measured.", "",
-         "## Protocol", "",
-         f"- One split for every model: `data/{p.data.name}/split/split.parquet` (sha256 `{split_sha[:16]}…`), "
-         f"{1 - p.split.val - p.split.test:.0%}/{p.split.val:.0%}/{p.split.test:.0%} of the subset's ratings; train on "
-         "train, tune on validation, report test. Predictions clamped to 1..10 for every model.",
-         f"- Seeds {list(p.compare.seeds)} change model initialisation/sampling (not the split); deterministic "
-         "models (marked det.) run once. Cells: mean ± std over seeds.",
-         f"- Tuning: each tunable model gets the same budget, {p.compare.tuning_trials} configurations drawn without "
-         f"replacement from its grid (seed {p.compare.tuning_seed}), chosen by validation RMSE. The paper preset is "
-         "*not* tuned (it is the replication); the ablations start from the tuned GraphSAGE and change one thing.",
-         f"- Ranking: for each test user, every anime not rated in training is ranked by prediction (full ranking); "
-         f"relevant = test rating >= {p.evaluate.relevant_threshold}; averaged over users with a relevant test rating.",
-         f"- Significance: paired Wilcoxon signed-rank test (and paired t-test) on per-rating squared errors of the "
-         f"seed-averaged predictions, same test ratings; Holm correction, alpha = {p.compare.alpha}.", "",
-         "## Results (test set)", "", table(rows, headers, numparse=False), "", "Best value per column in bold.", "",
+    c = p.compare
+    counts = split_info["counts"]
+    protocol_line = {
+        "random": f"- Protocol `random`: a seeded {1 - p.split.val - p.split.test:.0%}/{p.split.val:.0%}/"
+                  f"{p.split.test:.0%} split of the subset's ratings ({split_info['moved_note']}).",
+        "cold_items": f"- Protocol `cold_items`: {p.split.val:.0%} + {p.split.test:.0%} of the anime are held out "
+                      f"with all their ratings for validation and test ({split_info['anime']['val']} + "
+                      f"{split_info['anime']['test']} anime): every test anime is unseen in training and has no edge in "
+                      f"the message-passing graph; its content features remain ({split_info['moved_note']}).",
+    }[protocol]
+    L = [f"# Comparison on `{p.data.name}`, protocol `{protocol}`: the paper's model, tuned baselines and ablations",
+         "", "Generated by `dvc repro` (stages `compare@<protocol>`, `comparison@<protocol>`); every number is "
+         "measured.", "", "## Protocol", "",
+         f"- One split for every model: `data/{p.data.name}/split/{protocol}.parquet` (sha256 "
+         f"`{split_info['sha256'][:16]}…`): {counts['train']:,} training, {counts['val']:,} validation and "
+         f"{counts['test']:,} test ratings. Train on train, tune on validation, report test. Predictions clamped to "
+         "the rating range for every model.", protocol_line,
+         f"- Seeds {list(c.seeds)} change model initialisation/sampling (not the split); deterministic models "
+         "(det.) run once. Cells: mean ± std over seeds.",
+         f"- Tuning: every tunable model gets the same budget, {c.tuning_trials} fits chosen by Optuna's TPE sampler "
+         f"(seed {c.tuning_seed}) on validation RMSE, over the search spaces of params.yaml (log scales where they span "
+         "decades; they contain the library defaults). The paper preset is *not* tuned (it is the replication); "
+         "ablations start from their base model's tuned settings and change one thing.",
+         f"- Ranking: for each test user, every anime not rated in training or validation is ranked (full ranking); "
+         f"relevant = test rating >= {p.evaluate.relevant_threshold}; averaged over users with a relevant test rating. "
+         "popularity ρ: Spearman correlation between a model's mean score per anime and the anime's number of "
+         "training ratings.",
+         f"- Statistics: ΔRMSE (A - B) = mean over seeds of the per-seed test RMSE difference (the table's means), "
+         f"95% interval and p-value from {c.bootstrap_replicates:,} bootstrap replicates (seed {c.bootstrap_seed}) that "
+         "resample test *users* (with all their ratings: ratings of a user are not independent) and seeds (training "
+         "variance) together; the p-value is the one the interval inverts. Holm's correction over all "
+         f"{len(res['tests'])} tests of this report (alpha = {c.alpha}). A difference is called significant only when "
+         "Holm rejects and the interval excludes 0; better/worse is the sign of ΔRMSE. Assumed: users are "
+         "exchangeable draws from the population the subset represents; the split itself is fixed (its variance is "
+         "not measured).", "",
+         "## Results (test set)", "", table(rows, headers, numparse=False), "",
+         "Best value per column in bold (a missing value is never best). RMSE 95% CI: the same bootstrap.", "",
          "![test RMSE with 95% CI](rmse_ci.png)", ""]
-    ref = res["reference"]
-    trows = [[runs[n]["label"], f"{t['mean_diff']:+.4f}", f"{t['t_p']:.2g}", f"{t['wilcoxon_p']:.2g}",
-              "yes" if res["significant"][n] else "no"] for n, t in res["tests"].items()]
-    trows.sort(key=lambda r: -float(r[1]))
-    L += [f"## Paired tests against the paper's model ({runs[ref]['label']})", "",
-          "mean diff = mean over test ratings of (squared error of the paper's model - squared error of the other); "
-          "positive means the other model is better.", "",
-          table(trows, ["model", "mean diff", "t-test p", "Wilcoxon p", "significant (Holm)"], numparse=False), ""]
-    if res["pairs"]:
-        prow = [[k, f"{t['mean_diff']:+.4f}", f"{t['t_p']:.2g}", f"{t['wilcoxon_p']:.2g}",
-                 "yes" if res["pairs_significant"][k] else "no"] for k, t in res["pairs"].items()]
-        L += ["## Ablation pairs", "", "mean diff = mean over test ratings of (squared error of A - squared error "
-              "of B); negative means A is better.", "",
-              table(prow, ["A vs B", "mean diff (A - B)", "t-test p", "Wilcoxon p", "significant (Holm)"],
-                    numparse=False), ""]
-    L += ["## Findings (generated from the numbers above)", ""] + findings(res, runs, p) + [""]
-    hrows = []
-    for n in names:
-        s = runs[n]["settings"]
-        tuned = res["tuning"].get(n)
-        chosen = ", ".join(f"{k}={v}" for k, v in (tuned["best"] if tuned else {}).items())
-        shown = chosen or ", ".join(f"{k}={v}" for k, v in s.items() if k not in ("device", "seed")) or "defaults"
-        hrows.append([runs[n]["label"], "tuned: " + chosen if tuned else "fixed", shown if not tuned else
-                      f"val RMSE {tuned['best_val_rmse']:.4f} over {len(tuned['trials'])} trials"])
-    L += ["## Hyperparameters", "", table(hrows, ["model", "chosen", "settings / tuning"], numparse=False), ""]
+    L += _tests_section(res, runs)
+    L += _bucket_section(res, runs)
+    L += ["## Findings (generated from the statistics above)", ""] + findings(res, runs, p) + [""]
+    L += content_section(res, runs, protocol)
+    L += _unseen_section(runs, unseen)
+    L += _hyper_section(res, runs)
     L += source.anchors()
     io.write_text(out_dir / "comparison.md", "\n".join(L))
-    plot(out_dir / "rmse_ci.png", agg, runs, res["oracle"], p.data.name)
+    plot(out_dir / "rmse_ci.png", agg, runs, res["oracle"], f"{p.data.name} ({protocol})")
+    plot_buckets(out_dir / "rmse_by_degree.png", res, runs, f"{p.data.name} ({protocol})")
+
+
+def _tests_section(res, runs) -> list[str]:
+    label = {n: runs[n]["label"] for n in runs}
+    L = []
+    for family, title in (("vs the paper's model", "Each model against the paper's model"),
+                          ("ours vs the best baseline", "Ours against the best baseline"),
+                          ("ablation", "Ablation pairs")):
+        ts = sorted((t for t in res["tests"] if t["family"] == family), key=lambda t: t["delta"])
+        if not ts:
+            continue
+        trows = [[f"{label[t['a']]} vs {label[t['b']]}", f"{t['delta']:+.4f}", f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]",
+                  f"{t['p']:.2g}", t["verdict"]] for t in ts]
+        L += [f"## {title}", "", "ΔRMSE = RMSE(A) - RMSE(B): negative means A is better.", "",
+              table(trows, ["A vs B", "ΔRMSE", "95% CI", "p", "verdict (Holm)"], numparse=False), ""]
+    return L
+
+
+def _bucket_section(res, runs) -> list[str]:
+    L = ["## Where the data is thin: RMSE by number of training ratings", "",
+         "Test RMSE (mean over seeds) with its 95% bootstrap interval, by how many training ratings the test rating's "
+         "anime (first table) or user (second) has; n = test ratings in the bucket.", ""]
+    for axis, what in (("item", "anime"), ("user", "user")):
+        rows_b = res["buckets"].get(axis, [])
+        if not rows_b:
+            continue
+        headers = ["model"] + [f"{what} {r['bucket']} (n={r['ratings']:,})" for r in rows_b]
+        body = []
+        for n in runs:
+            cells = []
+            best = {r["bucket"]: min(r["models"], key=lambda m: r["models"][m]["rmse"]) for r in rows_b}
+            for r in rows_b:
+                m = r["models"][n]
+                cell = f"{m['rmse']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+                cells.append(f"**{cell}**" if best[r["bucket"]] == n else cell)
+            body.append([runs[n]["label"]] + cells)
+        L += [table(body, headers, numparse=False), ""]
+    L += ["![RMSE by degree](rmse_by_degree.png)", ""]
+    return L
+
+
+def content_section(res, runs, protocol) -> list[str]:
+    """"When does content help?": each with-content model against its no-content ablation, by anime degree."""
+    label = {n: runs[n]["label"] for n in runs}
+    L = ["## When does content help?", "",
+         f"Each model that reads anime content against the same model without it (protocol `{protocol}`): ΔRMSE = "
+         "with - without (negative: content helps), by the anime's number of training ratings, with the same "
+         "bootstrap; Holm within each pair.", ""]
+    if not res["content"]:
+        return L + ["No (with content, without content) pair is among `compare.pairs`.", ""]
+    for pair in res["content"]:
+        rows = [[r["bucket"], r["ratings"], f"{r['delta']:+.4f}", f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]",
+                 f"{r['p']:.2g}", r["verdict"]] for r in pair["buckets"]]
+        overall = next(t for t in res["tests"] if (t["a"], t["b"]) == (pair["a"], pair["b"]))
+        helps = [r["bucket"] for r in pair["buckets"] if r["significant"] and r["delta"] < 0]
+        hurts = [r["bucket"] for r in pair["buckets"] if r["significant"] and r["delta"] > 0]
+        L += [f"**{label[pair['a']]} vs {label[pair['b']]}**", "",
+              table(rows, ["anime's training ratings", "test ratings", "ΔRMSE", "95% CI", "p", "verdict"],
+                    numparse=False), "",
+              f"Overall: content is {overall['verdict'].replace('better', 'helpful').replace('worse', 'harmful')} "
+              f"(ΔRMSE {_ci(overall)}). It helps significantly for anime with "
+              f"{', '.join(helps) or 'no'} training ratings"
+              + (f" and hurts significantly for {', '.join(hurts)}" if hurts else "") + ".", ""]
+    return L
+
+
+def _unseen_section(runs, unseen) -> list[str]:
+    rows = [[runs[n]["label"], unseen.get(n, {}).get("consumes", "–"), unseen.get(n, {}).get("unseen_item", "–")]
+            for n in runs]
+    return ["## What each model reads, and what it predicts for an anime unseen in training", "",
+            table(rows, ["model", "consumes", "unseen anime"], numparse=False), ""]
+
+
+def _hyper_section(res, runs) -> list[str]:
+    hrows = []
+    for n in runs:
+        tuned = res["tuning"].get(n)
+        if tuned:
+            chosen = ", ".join(f"{k}={_short(v)}" + (f" ({tuned['edges'][k]} edge)" if k in tuned.get("edges", {}) else "")
+                               for k, v in tuned["best"].items())
+            hrows.append([runs[n]["label"], "tuned: " + chosen,
+                          f"val RMSE {tuned['best_val_rmse']:.4f}, best of {len(tuned['trials'])} trials"])
+        else:
+            s = runs[n]["settings"]
+            shown = ", ".join(f"{k}={_short(v)}" for k, v in s.items() if k not in ("device", "seed")) or "defaults"
+            hrows.append([runs[n]["label"], "fixed", shown])
+    return ["## Hyperparameters", "", table(hrows, ["model", "chosen", "settings / tuning"], numparse=False), ""]
+
+
+def _short(v):
+    return f"{v:.3g}" if isinstance(v, float) else v
+
+
+def metrics_json(res: dict, runs: dict, prov: dict) -> dict:
+    """comparison.json: the means the gate reads, every test, and what produced them."""
+    models = {n: {k: v["mean"] for k, v in a.items() if k not in ("fit_seconds", "rmse_ci")} for n, a in
+              res["models"].items()}
+    tests = {f"{t['a']} vs {t['b']}": {"delta": t["delta"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
+                                       "p": t["p"], "significant": t["significant"]} for t in res["tests"]}
+    return {"models": models, "tests": tests, "provenance": prov}
 
 
 def plot(path, agg, runs, oracle, name) -> None:
     names = sorted(agg, key=lambda n: agg[n]["rmse"]["mean"], reverse=True)
     means = [agg[n]["rmse"]["mean"] for n in names]
-    ci = [0 if not np.isfinite(agg[n]["rmse"]["ci95"]) else agg[n]["rmse"]["ci95"] for n in names]
+    err = np.array([[m - agg[n]["rmse_ci"]["ci_low"], agg[n]["rmse_ci"]["ci_high"] - m] for n, m in zip(names, means)]).T
     fig, ax = plt.subplots(figsize=(8, 0.38 * len(names) + 1.2))
-    colors = ["#c44e52" if runs[n]["kind"] == "gnn" else "#4c72b0" for n in names]
-    ax.barh([runs[n]["label"] for n in names], means, xerr=ci, color=colors, capsize=3)
+    colors = ["#55a868" if runs[n]["kind"] == "hybrid" else "#c44e52" if runs[n]["kind"] == "gnn" else "#4c72b0"
+              for n in names]
+    ax.barh([runs[n]["label"] for n in names], means, xerr=err, color=colors, capsize=3)
     if oracle:
         ax.axvline(oracle["rmse"], color="k", ls="--", lw=1, label="oracle (irreducible)")
         ax.legend(loc="lower right")
     lo = min(means + ([oracle["rmse"]] if oracle else [])) * 0.9
     ax.set_xlim(left=lo)
-    ax.set_xlabel("test RMSE (mean over seeds, 95% CI)")
-    ax.set_title(f"{name}: GNNs (red) and baselines (blue)")
+    ax.set_xlabel("test RMSE (mean over seeds, 95% user-and-seed bootstrap CI)")
+    ax.set_title(f"{name}: hybrid (green), GNNs (red), baselines (blue)")
+    save_figure(fig, path)
+
+
+def plot_buckets(path, res, runs, name) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, axis in zip(axes, ("item", "user")):
+        rows_b = res["buckets"].get(axis, [])
+        x = np.arange(len(rows_b))
+        for n in runs:
+            y = [r["models"][n]["rmse"] for r in rows_b]
+            style = "-" if runs[n]["kind"] in ("hybrid", "gnn") else ":"
+            ax.plot(x, y, style, marker="o", ms=3, label=runs[n]["label"])
+        ax.set_xticks(x, [f"{r['bucket']}\n(n={r['ratings']})" for r in rows_b], fontsize=7)
+        ax.set_xlabel(f"training ratings of the test rating's {'anime' if axis == 'item' else 'user'}")
+        ax.set_ylabel("test RMSE")
+    axes[1].legend(fontsize=6, loc="best")
+    fig.suptitle(f"{name}: test RMSE by degree")
     save_figure(fig, path)
