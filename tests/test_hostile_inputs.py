@@ -86,6 +86,111 @@ def test_subprocesses_run_this_checkout():
     assert Path(out.stdout.strip()).resolve().is_relative_to(REPO)
 
 
+# ---------------------------------------------------------------------------------- 2. duplicate headers
+
+
+def test_duplicate_synopsis_header(tmp_path):
+    path = write(tmp_path / data.SYNOPSIS_FILE, 'MAL_ID,Name,sypnopsis,Genres,sypnopsis\n1,A,8.78,"Drama","text"\n')
+    with pytest.raises(DataError, match=r"anime_with_synopsis.csv, column 'sypnopsis': duplicate column in the "
+                                        r"header \(columns 3 and 5\)"):
+        data.load_synopses(path, "No synopsis")
+
+
+def test_duplicate_ratings_header(tmp_path):
+    path = write(tmp_path / data.RATINGS_FILE, "user_id,anime_id,rating,rating\n0,1,9,3\n")
+    with pytest.raises(DataError, match=r"rating_complete.csv, column 'rating': duplicate column"):
+        data.load_ratings(path)
+
+
+def test_duplicate_anime_csv_header(tmp_path):
+    path = write(tmp_path / data.ANIME_FILE, "MAL_ID,Name,Type,Type\n1,A,TV,Movie\n")
+    with pytest.raises(DataError, match=r"anime.csv, column 'Type': duplicate column"):
+        data.load_anime_meta(path)
+
+
+# ------------------------------------------------------------------------------- 4. loader tracebacks
+
+
+def test_id_beyond_int64(tmp_path):
+    path = write(tmp_path / data.RATINGS_FILE, "user_id,anime_id,rating\n0,1,9\n9223372036854775808,1,9\n")
+    with pytest.raises(DataError, match=r"row 2, column 'user_id': 9223372036854775808 is too large"):
+        data.load_ratings(path)
+
+
+def test_mal_id_beyond_int64(tmp_path):
+    path = write(tmp_path / data.SYNOPSIS_FILE, 'MAL_ID,Name,Genres,sypnopsis\n99999999999999999999,A,"Drama","x"\n')
+    with pytest.raises(DataError, match=r"row 1, column 'MAL_ID': 99999999999999999999 is too large"):
+        data.load_synopses(path, "No synopsis")
+
+
+def test_whole_number_with_decimal_point_is_accepted_everywhere(tmp_path):
+    """Decision: an id or rating written as a whole number with a decimal point ("8.0") is that integer, in
+    every column of every file (the ratings fast path always accepted "0.0"); "1.5" stays an error."""
+    r = data.load_ratings(write(tmp_path / data.RATINGS_FILE, "user_id,anime_id,rating\n0.0,8.0,9.0\n1,8,7\n"))
+    assert r.values.tolist() == [[0, 8, 9], [1, 8, 7]]
+    s = data.load_synopses(write(tmp_path / data.SYNOPSIS_FILE, 'MAL_ID,Name,Genres,sypnopsis\n8.0,A,"Drama","x"\n'),
+                           "No synopsis")
+    assert s["anime_id"].tolist() == [8] and s["anime_id"].dtype == np.int64
+    m = data.load_anime_meta(write(tmp_path / data.ANIME_FILE, "MAL_ID,Name,Type\n8.0,A,TV\n"))
+    assert m["anime_id"].tolist() == [8]
+    with pytest.raises(DataError, match=r"row 1, column 'MAL_ID': '8.5' is not an integer"):
+        data.load_anime_meta(write(tmp_path / data.ANIME_FILE, "MAL_ID,Name,Type\n8.5,A,TV\n"))
+
+
+def test_duplicate_mal_id_in_anime_csv(tmp_path):
+    path = write(tmp_path / data.ANIME_FILE, "MAL_ID,Name,Type\n1,A,TV\n2,B,TV\n1,C,Movie\n")
+    with pytest.raises(DataError, match=r"anime.csv, row 1, column 'MAL_ID': duplicate MAL_ID 1 \(also at row 3\)"):
+        data.load_anime_meta(path)
+
+
+def test_genre_named_like_the_id_column(tmp_path):
+    path = write(tmp_path / data.SYNOPSIS_FILE, 'MAL_ID,Name,Genres,sypnopsis\n1,A,"Drama","x"\n2,B,"Drama, anime_id","y"\n')
+    with pytest.raises(DataError, match=r"row 2, column 'Genres': genre 'anime_id' .*reserved"):
+        data.load_synopses(path, "No synopsis")
+
+
+def test_preprocess_genre_named_anime_id_stage(tmp_path):
+    raw = kaggle_project(tmp_path)
+    out = tmp_path / "data" / "hostile" / "preprocessed"
+    write(out / "stats.json", "{}")  # a previous run's folder
+    write(out / "ratings.parquet", "old")
+    write(raw / data.SYNOPSIS_FILE, SYN.replace('"Comedy"', '"Comedy, anime_id"'))
+    line = one_line_error(stage_proc(tmp_path, "preprocess"))
+    assert "genre 'anime_id'" in line
+    assert snapshot(out) == {"ratings.parquet": b"old", "stats.json": b"{}"}
+    assert leftovers(out.parent) == []
+
+
+def test_unreadable_file_simulated(tmp_path, monkeypatch):
+    path = write(tmp_path / data.RATINGS_FILE, "user_id,anime_id,rating\n0,1,9\n")
+    real_open = open
+
+    def deny(file, *a, **k):
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr("builtins.open", deny)
+    with pytest.raises(DataError, match=r"rating_complete.csv: cannot read the file \(Permission denied\)"):
+        data.load_ratings(path)
+
+
+def test_unreadable_file_real(tmp_path):
+    path = write(tmp_path / data.SYNOPSIS_FILE, 'MAL_ID,Name,Genres,sypnopsis\n1,A,"Drama","x"\n')
+    path.chmod(0)
+    try:
+        try:
+            path.open("rb").close()
+        except PermissionError:
+            pass
+        else:
+            pytest.skip("mode 000 does not stop this user reading (root); test_unreadable_file_simulated covers it")
+        with pytest.raises(DataError, match=r"cannot read the file"):
+            data.load_synopses(path, "No synopsis")
+    finally:
+        path.chmod(0o644)
+
+
 # --------------------------------------------------------------------------- 7. whole-folder replacement
 
 
