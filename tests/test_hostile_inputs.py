@@ -191,6 +191,59 @@ def test_unreadable_file_real(tmp_path):
         path.chmod(0o644)
 
 
+# --------------------------------------------------------------------------------------------- 5. params
+
+
+@pytest.mark.parametrize("section,key,value", [
+    ("train", "lr", float("nan")), ("train", "lr", float("inf")), ("evaluate", "relevant_threshold", float("inf")),
+    ("synthetic", "noise_sd", float("nan")), ("compare", "alpha", float("nan"))])
+def test_params_refuse_non_finite_floats(section, key, value):
+    with pytest.raises(ParamsError, match=rf"{section}.{key} = (nan|inf): must be a finite number"):
+        params.parse(raw_params(**{section: {key: value}}))
+
+
+def test_params_refuse_non_finite_in_model_options():
+    raw = raw_params()
+    raw["compare"]["models"]["sage_tuned"]["search"]["lr"] = [0.01, float("nan")]
+    with pytest.raises(ParamsError, match=r"compare.models.sage_tuned.search.lr\[1\] = nan: must be a finite"):
+        params.parse(raw)
+
+
+@pytest.mark.parametrize("section", ["train", "embed"])
+def test_params_refuse_unknown_device(section):
+    with pytest.raises(ParamsError, match=rf"{section}.device = 'tpu': must be auto, cpu, cuda or cuda:N"):
+        params.parse(raw_params(**{section: {"device": "tpu"}}))
+    for ok in ("auto", "cpu", "cuda", "cuda:1"):
+        params.parse(raw_params(**{section: {"device": ok}}))
+
+
+def test_params_refuse_gat_on_the_fast_path():
+    with pytest.raises(ParamsError, match=r"train.conv = 'gat'.*train.impl: reference"):
+        params.parse(raw_params(train={"conv": "gat", "impl": "fast"}))
+    params.parse(raw_params(train={"conv": "gat", "impl": "reference"}))
+
+
+def test_params_refuse_minibatch_with_another_conv():
+    with pytest.raises(ParamsError, match=r"train.conv = 'graphconv'.*train.batch_size = 256"):
+        params.parse(raw_params(train={"conv": "graphconv", "batch_size": 256}))
+    params.parse(raw_params(train={"conv": "sage", "batch_size": 256}))
+
+
+def test_params_refuse_duplicate_key(tmp_path):
+    text = (REPO / "params.yaml").read_text()
+    f = tmp_path / "params.yaml"
+    f.write_text(text.replace("  lr: 0.01\n", "  lr: 0.01\n  lr: 0.1\n", 1))
+    line = text[:text.index("  lr: 0.01\n")].count("\n") + 2
+    with pytest.raises(ParamsError, match=rf"duplicate key train.lr \(line {line}"):
+        params.load(f)
+    f.write_text(text + "\ngate:\n  rules: []\n")
+    with pytest.raises(ParamsError, match=r"duplicate key gate "):
+        params.load(f)
+    f.write_text(text.replace("global_mean: {kind: global_mean,", "global_mean: {kind: global_mean, kind: svd,"))
+    with pytest.raises(ParamsError, match=r"duplicate key compare.models.global_mean.kind"):
+        params.load(f)
+
+
 # --------------------------------------------------------------------------- 7. whole-folder replacement
 
 
