@@ -86,6 +86,89 @@ def test_subprocesses_run_this_checkout():
     assert Path(out.stdout.strip()).resolve().is_relative_to(REPO)
 
 
+# ------------------------------------------------------------------------------------- 1. the gate
+
+GOOD = {"model": "x", "train": {"rmse": 1.3, "accuracy": 0.33, "n": 10},
+        "test": {"rmse": 1.40, "mae": 1.07, "accuracy": 0.32, "within1": 0.73, "n": 10}}
+
+
+def gate_project(root: Path, metrics=GOOD, **overrides) -> Path:
+    rep = root / "reports" / "demo"
+    rep.mkdir(parents=True, exist_ok=True)
+    (rep / "metrics.json").write_text(json.dumps(metrics))
+    (root / "params.yaml").write_text(yaml.safe_dump(raw_params(data={"name": "demo"}, **overrides),
+                                                     sort_keys=False))
+    return rep
+
+
+def set_metric(rep, split, key, value):
+    m = json.loads((rep / "metrics.json").read_text())
+    m[split][key] = value
+    (rep / "metrics.json").write_text(json.dumps(m))  # NaN / Infinity, as json.dumps writes them
+
+
+@pytest.mark.parametrize("split,key,value", [("test", "rmse", float("nan")), ("test", "rmse", float("-inf")),
+                                             ("test", "accuracy", float("inf"))])
+def test_gate_fails_on_non_finite_metric(tmp_path, split, key, value):
+    rep = gate_project(tmp_path)
+    assert cli(tmp_path, "check-metrics", "--update").returncode == 0
+    set_metric(rep, split, key, value)
+    out = cli(tmp_path, "check-metrics")
+    assert out.returncode == 1, out.stdout + out.stderr
+    line = next(l for l in out.stdout.splitlines() if l.startswith(f"metrics.{split}.{key} "))
+    assert "NOT FINITE" in line
+    assert f"metrics.{split}.{key}" in out.stdout.strip().splitlines()[-1]
+
+
+def test_gate_update_refuses_non_finite_metric(tmp_path):
+    rep = gate_project(tmp_path)
+    set_metric(rep, "test", "mae", float("nan"))
+    line = one_line_error(cli(tmp_path, "check-metrics", "--update"))
+    assert "metrics.test.mae" in line and "not finite" in line
+    assert not (rep / gate.REFERENCE).exists()
+
+
+def test_gate_update_refuses_a_reference_that_gates_nothing(tmp_path):
+    rep = gate_project(tmp_path, metrics={"model": "x", "test": {"n": 3, "loss": 0.5}})
+    line = one_line_error(cli(tmp_path, "check-metrics", "--update"))
+    assert "gate.rules" in line
+    assert not (rep / gate.REFERENCE).exists()
+
+
+def test_gate_refuses_an_empty_reference(tmp_path):
+    rep = gate_project(tmp_path)
+    (rep / gate.REFERENCE).write_text(json.dumps({"metrics": {}}))
+    assert "no metrics" in one_line_error(cli(tmp_path, "check-metrics"))
+
+
+def test_gate_refuses_a_non_finite_reference(tmp_path):
+    rep = gate_project(tmp_path)
+    (rep / gate.REFERENCE).write_text(json.dumps({"metrics": {"metrics.test.rmse": float("nan")}}))
+    line = one_line_error(cli(tmp_path, "check-metrics"))
+    assert "metrics.test.rmse" in line and "not finite" in line
+
+
+@pytest.mark.parametrize("rules,expect", [
+    ([], "gate.rules"),
+    ([{"match": "*.rmse", "better": "lower", "abs": float("nan"), "rel": 0.0}], "gate.rules[0].abs"),
+    ([{"match": "*.rmse", "better": "lower", "abs": -0.01, "rel": 0.0}], "gate.rules[0].abs"),
+    ([{"match": "*.rsme", "better": "lower", "abs": 0.01, "rel": 0.0}], "gate.rules"),
+])
+def test_gate_rules_that_gate_nothing_fail(tmp_path, rules, expect):
+    gate_project(tmp_path)
+    assert cli(tmp_path, "check-metrics", "--update").returncode == 0
+    raw = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    raw["gate"]["rules"] = rules
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert expect in one_line_error(cli(tmp_path, "check-metrics"))
+
+
+def test_gate_compare_marks_non_finite_as_failed():
+    rules = params.parse(raw_params()).gate.rules
+    rows = gate.compare({"metrics.test.rmse": 1.4}, {"metrics.test.rmse": float("nan")}, rules)
+    assert rows[0].verdict == "NOT FINITE" and gate.failed(rows) == rows
+
+
 # ---------------------------------------------------------------------------------- 2. duplicate headers
 
 
@@ -106,6 +189,74 @@ def test_duplicate_anime_csv_header(tmp_path):
     path = write(tmp_path / data.ANIME_FILE, "MAL_ID,Name,Type,Type\n1,A,TV,Movie\n")
     with pytest.raises(DataError, match=r"anime.csv, column 'Type': duplicate column"):
         data.load_anime_meta(path)
+
+
+# ----------------------------------------------------------------------------------------- 3. data.name
+
+BAD_NAMES = ["../../x", "..", "a/b", "a#b", "a:b", "a\nb", "", " x", ".hidden", "a..b", "-x"]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_params_refuse_unsafe_data_name(name):
+    with pytest.raises(ParamsError, match=r"data.name = .*: must"):
+        params.parse(raw_params(data={"name": name}))
+
+
+def test_params_accept_the_names_in_use():
+    for name in ("synthetic", "mal2020-sample", "synthetic-scale0.002", "synthetic-full", "real_2"):
+        params.parse(raw_params(data={"name": name, "source": "kaggle" if name.startswith(("mal", "real")) else
+                                      "synthetic"}))
+
+
+def test_params_refuse_kaggle_under_the_synthetic_name():
+    with pytest.raises(ParamsError, match=r"data.name = 'synthetic'.*synthetic"):
+        params.parse(raw_params(data={"source": "kaggle", "name": "synthetic"}))
+
+
+def use_data(root, *args):
+    return cli(root, "use-data", "--params", str(root / "params.yaml"), *args)
+
+
+@pytest.fixture
+def params_file(tmp_path):
+    f = tmp_path / "params.yaml"
+    f.write_text((REPO / "params.yaml").read_text())
+    return f
+
+
+@pytest.mark.parametrize("name", ["../../x", "a#b", "a: b", "a\nb", "x/y"])
+def test_use_data_refuses_unsafe_name(params_file, name):
+    before = params_file.read_text()
+    line = one_line_error(use_data(params_file.parent, "--source", "kaggle", "--dir", "raw", "--name", name))
+    assert "--name" in line
+    assert params_file.read_text() == before
+
+
+def test_use_data_refuses_kaggle_named_synthetic(params_file):
+    before = params_file.read_text()
+    line = one_line_error(use_data(params_file.parent, "--source", "kaggle", "--dir", "raw", "--name", "synthetic"))
+    assert "synthetic" in line
+    assert params_file.read_text() == before
+
+
+def test_use_data_refuses_reports_of_another_source(params_file):
+    rep = params_file.parent / "reports" / "real"
+    rep.mkdir(parents=True)
+    (rep / "metrics.json").write_text(json.dumps({"provenance": {"params": {"data": {"source": "kaggle"}}}}))
+    before = params_file.read_text()
+    line = one_line_error(use_data(params_file.parent, "--source", "synthetic", "--dir", "d", "--name", "real"))
+    assert "reports/real" in line and "kaggle" in line
+    assert params_file.read_text() == before
+    # the same source is fine
+    out = use_data(params_file.parent, "--source", "kaggle", "--dir", "d", "--name", "real")
+    assert out.returncode == 0, out.stderr
+
+
+def test_use_data_dir_with_yaml_specials_round_trips(params_file):
+    out = use_data(params_file.parent, "--source", "kaggle", "--dir", "my data #2: raw", "--name", "real")
+    assert out.returncode == 0, out.stderr
+    assert params.load(params_file).data.dir == "my data #2: raw"
+    assert "# names the folders" in params_file.read_text()
 
 
 # ------------------------------------------------------------------------------- 4. loader tracebacks
@@ -242,6 +393,74 @@ def test_params_refuse_duplicate_key(tmp_path):
     f.write_text(text.replace("global_mean: {kind: global_mean,", "global_mean: {kind: global_mean, kind: svd,"))
     with pytest.raises(ParamsError, match=r"duplicate key compare.models.global_mean.kind"):
         params.load(f)
+
+
+# ------------------------------------------------------------------------- 6. corrupt JSON, bad arguments
+
+
+def test_check_metrics_corrupt_metrics_json(tmp_path):
+    rep = gate_project(tmp_path)
+    assert cli(tmp_path, "check-metrics", "--update").returncode == 0
+    (rep / "metrics.json").write_text('{"test": {"rmse": 1.4')
+    assert "metrics.json: not valid JSON" in one_line_error(cli(tmp_path, "check-metrics"))
+    (rep / "metrics.json").write_text("[1, 2]")
+    assert "metrics.json" in one_line_error(cli(tmp_path, "check-metrics"))
+
+
+def test_check_metrics_reference_without_metrics(tmp_path):
+    rep = gate_project(tmp_path)
+    (rep / gate.REFERENCE).write_text(json.dumps({"note": "x"}))
+    line = one_line_error(cli(tmp_path, "check-metrics"))
+    assert "reference_metrics.json" in line and "'metrics'" in line
+    (rep / gate.REFERENCE).write_text("{not json")
+    assert "not valid JSON" in one_line_error(cli(tmp_path, "check-metrics"))
+
+
+def test_check_metrics_refuses_unsafe_dataset(tmp_path):
+    gate_project(tmp_path)
+    assert "--dataset" in one_line_error(cli(tmp_path, "check-metrics", "--dataset", "../../x", "--update"))
+
+
+@pytest.mark.parametrize("scale", ["-1", "0", "nan", "inf"])
+def test_fullscale_refuses_bad_scale(tmp_path, scale):
+    out = cli(tmp_path, "fullscale", "--scale", scale, "--params", str(REPO / "params.yaml"))
+    assert out.returncode == 2 and "--scale" in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("flag", ["--batch-size", "--epochs", "--epochs-projection"])
+def test_fullscale_refuses_non_positive_counts(tmp_path, flag):
+    out = cli(tmp_path, "fullscale", flag, "0", "--params", str(REPO / "params.yaml"))
+    assert out.returncode == 2 and flag in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_timing_report_corrupt_json(tmp_path):
+    (tmp_path / "cpu.json").write_text('{"benchmarks": [')
+    out = tmp_path / "timing.md"
+    assert "cpu.json: not valid JSON" in one_line_error(cli(tmp_path, "timing-report", "cpu.json", "-o", str(out)))
+    assert not out.exists()
+
+
+def test_timing_report_without_benchmarks_keeps_the_report(tmp_path):
+    (tmp_path / "cpu.json").write_text("{}")
+    out = tmp_path / "timing.md"
+    out.write_text("# the committed report\n")
+    line = one_line_error(cli(tmp_path, "timing-report", "cpu.json", "-o", str(out)))
+    assert "cpu.json" in line and "no benchmarks" in line
+    assert out.read_text() == "# the committed report\n"
+
+
+def test_timing_report_bad_fullscale_summary(tmp_path):
+    bench = {"benchmarks": [{"name": "t", "extra_info": {"step": "embed", "dataset": "d", "device": "cpu"},
+                             "stats": {"median": 0.1, "iqr": 0.01, "rounds": 3}}]}
+    (tmp_path / "cpu.json").write_text(json.dumps(bench))
+    (tmp_path / "full.json").write_text(json.dumps({"scale": 1}))
+    out = tmp_path / "timing.md"
+    line = one_line_error(cli(tmp_path, "timing-report", "cpu.json", "--fullscale", "full.json", "-o", str(out)))
+    assert "full.json" in line
+    assert not out.exists()
+    assert cli(tmp_path, "timing-report", "cpu.json", "-o", str(out)).returncode == 0 and out.exists()
 
 
 # --------------------------------------------------------------------------- 7. whole-folder replacement
