@@ -81,11 +81,13 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
     from hybridrec.paths import Paths  # noqa: PLC0415
 
     p = params.load(args.params)
+    if args.dataset is not None and params.data_name_problem(args.dataset):
+        raise UserError(f"--dataset {args.dataset!r}: {params.data_name_problem(args.dataset)}")
     report_dir = Paths(args.dataset or p.data.name).reports
+    gate.check_rules(p.gate.rules)
     if args.update:
         now = gate.collect(report_dir, args.source)
-        if not now:
-            raise UserError(f"{report_dir}: no metrics files to take as reference (run `dvc repro` first)")
+        gate.check_new_reference(now, p.gate.rules, report_dir)
         path = gate.update_reference(report_dir, now)
         print(f"wrote {len(now)} reference metrics to {path}; commit it")
         return 0
@@ -94,7 +96,11 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
     reference = {k: v for k, v in reference.items() if k.split(".", 1)[0] in sources}
     now = gate.collect(report_dir, sources)
     rows = gate.compare(reference, now, p.gate.rules)
+    gate.check_gated(rows, p.gate.rules, set(reference) | set(now), report_dir)
     print(gate.render(rows))
+    unmatched = gate.unmatched_rules(p.gate.rules, set(reference) | set(now))
+    if unmatched:
+        print(f"\nnote: gate.rules matching none of these metrics: {', '.join(unmatched)}")
     bad = gate.failed(rows)
     print(f"\n{report_dir}: {len(rows)} metrics gated, {len(bad)} failed "
           f"({', '.join(r.metric for r in bad[:5])}{'...' if len(bad) > 5 else ''})" if bad else
@@ -111,9 +117,39 @@ def cmd_timing_report(args: argparse.Namespace) -> int:
         if not Path(f).is_file():
             raise UserError(f"{f}: benchmark JSON not found (run pytest tests/benchmarks --benchmark-only "
                             f"--benchmark-json={f})")
-    timing.write(args.output, args.json, args.fullscale)
+    if args.fullscale is not None and not Path(args.fullscale).is_file():
+        raise UserError(f"{args.fullscale}: fullscale summary not found (run `hybridrec fullscale --out "
+                        f"{args.fullscale}`)")
+    timing.write(args.output, args.json, args.fullscale)  # checks every input before writing anything
     print(f"wrote {args.output}")
     return 0
+
+
+def _yaml_scalar(value: str) -> str:
+    """``value`` as a YAML scalar: plain where YAML reads it back unchanged, else double-quoted."""
+    import json  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+
+    try:
+        plain = "#" not in value and "\n" not in value and yaml.safe_load(f"k: {value}\n") == {"k": value}
+    except yaml.YAMLError:
+        plain = False
+    return value if plain else json.dumps(value)  # a JSON string is a YAML double-quoted scalar
+
+
+def _reports_source(paths) -> tuple[str, str] | None:
+    """(file, data.source) recorded in the provenance of existing reports of a data set, if any."""
+    import json  # noqa: PLC0415
+
+    for f in (paths.metrics, paths.train_info, paths.tuning):
+        try:
+            source = json.loads(f.read_text(encoding="utf-8"))["provenance"]["params"]["data"]["source"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(source, str):
+            return str(f), source
+    return None
 
 
 def cmd_use_data(args: argparse.Namespace) -> int:
@@ -123,20 +159,45 @@ def cmd_use_data(args: argparse.Namespace) -> int:
     import yaml  # noqa: PLC0415
 
     from hybridrec import io, params  # noqa: PLC0415
+    from hybridrec.paths import Paths  # noqa: PLC0415
 
+    problem = params.data_name_problem(args.name)
+    if problem:
+        raise UserError(f"--name {args.name!r}: {problem}")
+    if args.name == "synthetic" and args.source != "synthetic":
+        raise UserError(f"--name synthetic belongs to --source synthetic (its reports are committed); name the "
+                        f"{args.source} data set otherwise")
     path = Path(args.params)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    existing = _reports_source(Paths(args.name, root=path.resolve().parent))
+    if existing and existing[1] != args.source:
+        raise UserError(f"--name {args.name}: {Paths(args.name).reports} holds reports of data.source = "
+                        f"{existing[1]} ({Path(existing[0]).name}); --source {args.source} would overwrite them: "
+                        "choose another --name")
     text = path.read_text(encoding="utf-8")
     m = re.search(r"^data:\n((?:[ \t]+.*\n|\n)*)", text, flags=re.M)
     if not m:
         raise UserError(f"{path}: no top-level `data:` section")
     block = m.group(1)
-    for key, value in (("source", args.source), ("dir", args.dir), ("name", args.name)):
+    wanted = {"source": args.source, "dir": args.dir, "name": args.name}
+    for key, value in wanted.items():
+        value = _yaml_scalar(value)
         block, n = re.subn(rf"^(\s+{key}:\s*)[^#\n]*?(\s*(#.*)?)$", lambda mm: f"{mm.group(1)}{value}{mm.group(2)}",
                            block, count=1, flags=re.M)
         if n != 1:
             raise UserError(f"{path}: data.{key} not found")
     new = text[:m.start(1)] + block + text[m.end(1):]
-    params.parse(yaml.safe_load(new))  # never write a file that does not load
+    try:  # never write a file that does not load, or loads other values than asked for
+        params.check_unique_keys(new, path)
+        raw = yaml.safe_load(new)
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: the rewritten data section is not valid YAML ({str(e).splitlines()[0]})") from None
+    params.parse(raw)
+    got = {k: raw["data"].get(k) for k in wanted}
+    if got != wanted:
+        raise UserError(f"{path}: could not rewrite the data section faithfully (it would read {got}); "
+                        "edit it by hand")
     io.write_text(path, new)
     print(f"{path}: data.source={args.source} data.dir={args.dir} data.name={args.name}")
     return 0

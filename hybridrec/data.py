@@ -3,6 +3,10 @@
 Every problem is a :class:`~hybridrec.errors.DataError` that names the file, the row (1-based data
 row; the header is line 1, so data row N is line N+1 where rows span one line) and the column.
 Reading never writes anything.
+
+Integers (ids, ratings) are whole numbers that fit in 64 bits; one written with a decimal point and zero
+fraction ("8.0") is that integer, the same in every column of every file ("8.5" is an error). A header
+naming a column twice is an error (pandas would silently rename the second one ``<name>.1``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ KAGGLE_DATASET = "hernan4444/anime-recommendation-database-2020"
 GENRE_COLUMNS = ("Genres", "Genders")  # early versions of the files say "Genders"
 SYNOPSIS_COLUMNS = ("sypnopsis", "synopsis")  # the Kaggle header is misspelt "sypnopsis"
 RATING_RANGE = (1, 10)
+RESERVED_GENRES = ("anime_id",)  # the id column of preprocessed/genres.parquet, beside one column per genre
 
 
 def kaggle_help(data_dir) -> str:
@@ -61,7 +66,11 @@ def check_utf8(path, chunk: int = 1 << 24) -> None:
     """Raise a DataError naming the line of the first byte sequence that is not UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset, lines = 0, 1
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise _unreadable(path, e) from None
+    with f:
         while True:
             block = f.read(chunk)
             final = not block
@@ -80,9 +89,15 @@ def check_utf8(path, chunk: int = 1 << 24) -> None:
             offset += len(block)
 
 
+def _unreadable(path, e: OSError) -> DataError:
+    return DataError(path, f"cannot read the file ({e.strerror or e})")
+
+
 def _read_csv(path, **kwargs) -> pd.DataFrame:
     try:
         return pd.read_csv(path, encoding="utf-8", **kwargs)
+    except OSError as e:
+        raise _unreadable(path, e) from None
     except pd.errors.EmptyDataError:
         raise DataError(path, "file is empty (expected a CSV header and rows)") from None
     except pd.errors.ParserError as e:
@@ -93,7 +108,18 @@ def _read_csv(path, **kwargs) -> pd.DataFrame:
 
 
 def _header(path) -> list[str]:
-    return list(_read_csv(path, nrows=0).columns)
+    """The column names of the header line as written (no renaming of duplicates); a duplicate is an error."""
+    first = _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    names = [str(c) for c in first.iloc[0]] if len(first) else []
+    seen = {}
+    for i, name in enumerate(names):
+        if name.strip() == "":
+            continue  # pandas names blank headers Unnamed: <i>, distinct
+        if name in seen:
+            raise DataError(path, f"duplicate column in the header (columns {seen[name] + 1} and {i + 1}); "
+                                  "rename or remove one", column=name)
+        seen[name] = i
+    return names
 
 
 def _require(path, header, column):
@@ -108,15 +134,33 @@ def _pick(path, header, choices):
     raise DataError(path, f"missing column '{choices[0]}' (or '{choices[1]}'); header has: {', '.join(header)}")
 
 
-def _first_bad_integer(path, column, values: pd.Series):
-    """Raise for the first value of ``values`` (strings) that is not a whole number."""
-    num = pd.to_numeric(values, errors="coerce")
-    bad = num.isna() | (num != np.floor(num))
+INT64_DIGITS = len(str(2**63))  # 19: a number with fewer digits always fits in 64 bits
+
+
+def _integers(path, column, values: pd.Series) -> np.ndarray:
+    """``values`` (strings) as int64; a DataError for the first one that is not a whole number (an optional
+    ``.0`` fraction is allowed) or does not fit in 64 bits."""
+    text = values.fillna("").astype(str).str.strip()
+    bad = ~text.str.fullmatch(r"[+-]?\d+(?:\.0*)?").to_numpy(dtype=bool)
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(bad)[0])
         raw = values.iloc[i]
         what = "empty value" if pd.isna(raw) or str(raw).strip() == "" else f"'{raw}' is not an integer"
         raise DataError(path, what, row=i + 1, column=column)
+    digits = text.str.replace(r"\.0*$", "", regex=True)
+    long = (digits.str.lstrip("+-").str.lstrip("0").str.len() >= INT64_DIGITS).to_numpy()
+    for i in np.flatnonzero(long):  # rare: check these exactly
+        if not -(2**63) <= int(digits.iat[i]) < 2**63:
+            raise DataError(path, f"{text.iat[i]} is too large for a 64-bit integer", row=int(i) + 1, column=column)
+    return digits.astype(np.int64).to_numpy()
+
+
+def _check_unique_ids(path, ids: pd.Series, column="MAL_ID") -> None:
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        raise DataError(path, f"duplicate {column} {ids.iat[rows[0]]} (also at row {rows[1] + 1})",
+                        row=rows[0] + 1, column=column)
 
 
 def load_ratings(path) -> pd.DataFrame:
@@ -132,9 +176,7 @@ def load_ratings(path) -> pd.DataFrame:
         df = _read_csv(path, dtype={c: np.int64 for c in cols}, engine="c")
     except (ValueError, TypeError, OverflowError):
         df = _read_csv(path, dtype={c: str for c in cols}, keep_default_na=False)
-        for c in cols:
-            _first_bad_integer(path, c, df[c])
-        df = df.astype(np.int64)  # unreachable when a value was bad; kept for clarity
+        df = pd.DataFrame({c: _integers(path, c, df[c]) for c in cols})
     df = df[cols]
     lo, hi = RATING_RANGE
     bad = (df["rating"] < lo) | (df["rating"] > hi)
@@ -180,16 +222,17 @@ def load_synopses(path, missing_prefix: str) -> pd.DataFrame:
     gcol = _pick(path, header, GENRE_COLUMNS)
     scol = _pick(path, header, SYNOPSIS_COLUMNS)
     df = _read_csv(path, dtype=str, keep_default_na=False)
-    _first_bad_integer(path, "MAL_ID", df["MAL_ID"])
-    ids = df["MAL_ID"].astype(np.int64)
-    dup = ids.duplicated(keep=False).to_numpy()
-    if dup.any():
-        rows = np.flatnonzero(dup)
-        raise DataError(path, f"duplicate MAL_ID {ids.iat[rows[0]]} (also at row {rows[1] + 1})",
-                        row=rows[0] + 1, column="MAL_ID")
+    ids = pd.Series(_integers(path, "MAL_ID", df["MAL_ID"]))
+    _check_unique_ids(path, ids)
     synopsis = df[scol].str.strip()
     score = pd.to_numeric(df["Score"], errors="coerce") if "Score" in df else np.nan  # "Unknown" -> NaN
     genres = df[gcol].map(split_genres)
+    reserved = genres.map(lambda gs: any(g in RESERVED_GENRES for g in gs)).to_numpy(dtype=bool)
+    if reserved.any():
+        i = int(np.flatnonzero(reserved)[0])
+        g = next(g for g in genres.iat[i] if g in RESERVED_GENRES)
+        raise DataError(path, f"genre '{g}' is a reserved name (the id column of the preprocessed genre table); "
+                              "rename the genre", row=i + 1, column=gcol)
     out = pd.DataFrame({
         "anime_id": ids,
         "name": df["Name"],
@@ -215,6 +258,6 @@ def load_anime_meta(path) -> pd.DataFrame | None:
     _require(path, header, "Name")
     usecols = [c for c in ("MAL_ID", "Name", "Type", "Episodes") if c in header]
     df = _read_csv(path, dtype=str, keep_default_na=False)[usecols]
-    _first_bad_integer(path, "MAL_ID", df["MAL_ID"])
-    df["MAL_ID"] = df["MAL_ID"].astype(np.int64)
+    df["MAL_ID"] = _integers(path, "MAL_ID", df["MAL_ID"])
+    _check_unique_ids(path, df["MAL_ID"])
     return df.rename(columns={"MAL_ID": "anime_id", "Name": "name", "Type": "type", "Episodes": "episodes"})

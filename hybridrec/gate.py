@@ -7,17 +7,21 @@ committed, and updated only on purpose (``hybridrec check-metrics --update``).
 
 Tolerances and directions come from ``gate.rules`` in params.yaml (first matching rule wins): a metric
 regresses when it moves in its *worse* direction by more than ``max(abs, rel * |reference|)``.
+
+The gate never passes by accident: a NaN or infinite metric fails (``NOT FINITE``), a reference must hold
+finite numbers and never becomes one from a run with non-finite or ungated metrics, and rules that gate
+nothing (none, or globs that match no metric) are an error, not a pass.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from hybridrec import io
-from hybridrec.errors import UserError
+from hybridrec.errors import DataError, UserError
 
 SOURCES = {"metrics": "metrics.json", "comparison": "comparison.json"}
 REFERENCE = "reference_metrics.json"
@@ -44,7 +48,9 @@ def collect(report_dir: Path, sources=None) -> dict:
             if sources:
                 raise UserError(f"{path}: metrics file not found (run `dvc repro` first)")
             continue
-        data = json.loads(path.read_text())
+        data = io.read_json(path)
+        if not isinstance(data, dict):
+            raise DataError(path, f"expected a JSON object of metrics, found {type(data).__name__}")
         if name == "metrics":
             data = {s: data[s] for s in ("train", "val", "test") if s in data}
         else:
@@ -85,6 +91,9 @@ def compare(reference: dict, now: dict, rules) -> list[Row]:
         if cur is None:
             rows.append(Row(metric, ref, None, None, rule.better, "MISSING"))
             continue
+        if not math.isfinite(cur):
+            rows.append(Row(metric, ref, cur, None, rule.better, "NOT FINITE"))
+            continue
         if ref is None:
             rows.append(Row(metric, None, cur, None, rule.better, "new"))
             continue
@@ -96,7 +105,43 @@ def compare(reference: dict, now: dict, rules) -> list[Row]:
 
 
 def failed(rows) -> list[Row]:
-    return [r for r in rows if r.verdict in ("REGRESSION", "MISSING")]
+    return [r for r in rows if r.verdict in ("REGRESSION", "MISSING", "NOT FINITE")]
+
+
+def check_rules(rules) -> None:
+    """Rules that could gate something: at least one, tolerances >= 0 (params load refuses NaN/inf)."""
+    if not rules:
+        raise UserError("params.yaml: gate.rules is empty: the gate would check nothing")
+    for i, r in enumerate(rules):
+        for key in ("abs", "rel"):
+            v = getattr(r, key)
+            if not math.isfinite(v) or v < 0:
+                raise UserError(f"params.yaml: gate.rules[{i}].{key} = {v!r}: must be a finite number >= 0")
+
+
+def unmatched_rules(rules, metrics) -> list[str]:
+    """The globs of ``rules`` that match none of ``metrics``."""
+    return [r.match for r in rules if not any(fnmatch.fnmatch(m, r.match) for m in metrics)]
+
+
+def check_gated(rows, rules, metrics, where) -> None:
+    """Refuse a comparison that gated nothing (no rule matched any metric): that is not a pass."""
+    if not rows:
+        raise UserError(f"{where}: none of the {len(metrics)} metrics matches a gate.rules glob "
+                        f"({', '.join(r.match for r in rules)}): the gate would check nothing")
+
+
+def check_new_reference(now: dict, rules, where) -> None:
+    """A run's metrics may become the reference only when they are finite and some rule gates them."""
+    if not now:
+        raise UserError(f"{where}: no metrics files to take as reference (run `dvc repro` first)")
+    bad = [f"{k}={v}" for k, v in now.items() if not math.isfinite(v)]
+    if bad:
+        raise UserError(f"{where}: metric(s) not finite, refusing them as reference: {', '.join(bad[:5])}"
+                        f"{' ...' if len(bad) > 5 else ''}")
+    if not any(rule_for(m, rules) for m in now):
+        raise UserError(f"{where}: none of the {len(now)} metrics matches a gate.rules glob "
+                        f"({', '.join(r.match for r in rules)}): such a reference would gate nothing")
 
 
 def render(rows) -> str:
@@ -120,7 +165,19 @@ def load_reference(report_dir: Path) -> dict:
     if not path.exists():
         raise UserError(f"{path}: no committed reference metrics (create them on purpose with "
                         "`hybridrec check-metrics --update`)")
-    return io.read_json(path)["metrics"]
+    ref = io.read_json(path)
+    metrics = ref.get("metrics") if isinstance(ref, dict) else None
+    if not isinstance(metrics, dict):
+        raise DataError(path, "no 'metrics' mapping (recreate the reference on purpose with "
+                              "`hybridrec check-metrics --update`)")
+    if not metrics:
+        raise DataError(path, "holds no metrics: the gate would check nothing")
+    for k, v in metrics.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise DataError(path, f"reference metric {k} = {v!r} is not a number")
+        if not math.isfinite(v):
+            raise DataError(path, f"reference metric {k} = {v!r} is not finite (a reference holds finite numbers)")
+    return {k: float(v) for k, v in metrics.items()}
 
 
 def update_reference(report_dir: Path, now: dict) -> Path:

@@ -2,7 +2,9 @@
 
 Every output goes through :func:`atomic_path`: the data is written to a temporary file beside the
 target and renamed into place only when complete, so an interrupted stage never leaves a file a later
-stage could mistake for finished work.
+stage could mistake for finished work. A stage that writes a whole folder writes it through
+:func:`atomic_dir`, so the folder is replaced whole or not at all. Outputs get the permissions the umask
+gives any new file (0644 under the usual umask 022), not the 0600 of a temporary file.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +24,13 @@ from hybridrec.errors import DataError
 
 
 PARTIAL = ".partial-"
+OLD = ".old-"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -36,13 +46,54 @@ def atomic_path(path, suffix=None):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{PARTIAL}", suffix=suffix or "", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an output is an ordinary file
+    finally:
+        os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield an empty temporary folder beside ``path``; if the block succeeds, it replaces ``path`` whole.
+
+    On failure (an exception, a full disk) the temporary folder is removed and ``path`` is left exactly as
+    it was, so a stage never leaves a mix of new and old files. The folder is named ``.<name>.partial-XXXX``
+    (git-ignored); those a killed earlier run left behind are removed first. The swap is two renames (the
+    old folder aside to ``.<name>.old-XXXX``, the new one into place), then the old one is deleted.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in [*path.parent.glob(f".{path.name}{PARTIAL}*"), *path.parent.glob(f".{path.name}{OLD}*")]:
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{PARTIAL}", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        yield tmp
+        old = None
+        if path.exists() or path.is_symlink():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}{OLD}", dir=path.parent))
+            os.replace(path, old / path.name)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if old is not None:  # put the previous folder back
+                os.replace(old / path.name, path)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

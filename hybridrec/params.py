@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from pathlib import Path
 from typing import Literal, Union
@@ -339,11 +340,62 @@ def parse(raw: dict) -> Params:
     return params
 
 
+# data.name names folders (data/<name>/, reports/<name>/) and is written into params.yaml by `use-data`:
+# letters, digits, '.', '_', '-', starting with a letter or digit, no '..'.
+DATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+FAST_CONVS = ("sage", "graphconv")  # what hybridrec.model.FastGraphSAGE implements (full batch, impl: fast)
+
+
+def data_name_problem(name) -> str | None:
+    """Why ``name`` cannot be a data set name (None when it can)."""
+    if not isinstance(name, str) or not DATA_NAME.fullmatch(name) or ".." in name:
+        return ("must be a folder name of letters, digits, '.', '_' and '-' that starts with a letter or digit "
+                "and holds no '..'")
+    return None
+
+
 def _check_values(p: Params) -> None:
     def positive(key, v):
         if v <= 0:
             raise ParamsError(f"params.yaml: {key} = {v!r}: must be > 0")
 
+    def finite(key, v):  # every float anywhere, model options included: NaN passes every comparison
+        if dataclasses.is_dataclass(v):
+            for f in dataclasses.fields(v):
+                finite(f"{key}.{f.name}" if key else f.name, getattr(v, f.name))
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                finite(f"{key}.{k}", x)
+        elif isinstance(v, (list, tuple)):
+            for i, x in enumerate(v):
+                finite(f"{key}[{i}]", x)
+        elif isinstance(v, float) and not math.isfinite(v):
+            raise ParamsError(f"params.yaml: {key} = {v!r}: must be a finite number")
+
+    finite("", p)
+    problem = data_name_problem(p.data.name)
+    if problem:
+        raise ParamsError(f"params.yaml: data.name = {p.data.name!r}: {problem}")
+    if p.data.name == "synthetic" and p.data.source != "synthetic":
+        raise ParamsError(f"params.yaml: data.name = 'synthetic' belongs to data.source = synthetic (its reports are "
+                          f"committed); name the {p.data.source} data set otherwise")
+    devices = [("train.device", p.train.device), ("embed.device", p.embed.device), ("hybrid.device", p.hybrid.device)]
+    for name, spec in p.compare.models.items():
+        if "device" in spec.options:
+            devices.append((f"compare.models.{name}.options.device", spec.options["device"]))
+        if "device" in spec.search:
+            devices += [(f"compare.models.{name}.search.device", d) for d in spec.search["device"].values()]
+    for key, device in devices:
+        if not isinstance(device, str) or not DEVICE.fullmatch(device):
+            raise ParamsError(f"params.yaml: {key} = {device!r}: must be auto, cpu, cuda or cuda:N")
+    t = p.train
+    if t.batch_size > 0 and t.conv != "sage":
+        raise ParamsError(f"params.yaml: train.conv = {t.conv!r} with train.batch_size = {t.batch_size}: mini-batch "
+                          "training implements sage only (use train.batch_size: 0 for full batch)")
+    if t.batch_size == 0 and t.impl == "fast" and t.conv not in FAST_CONVS:
+        raise ParamsError(f"params.yaml: train.conv = {t.conv!r} with train.impl = 'fast': the fast path implements "
+                          f"{' and '.join(FAST_CONVS)} only; use train.impl: reference")
     if p.subset.n_users != "all":
         positive("subset.n_users", p.subset.n_users)
     for key in ("synthetic.n_users", "synthetic.n_anime", "synthetic.n_themes", "embed.batch_size",
@@ -399,12 +451,45 @@ def load(path=DEFAULT_PARAMS) -> Params:
     if not path.exists():
         raise ParamsError(f"{path}: file not found (run from the repository root)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ParamsError(f"{path}: cannot read the file ({getattr(e, 'strerror', None) or e})") from None
+    try:
+        check_unique_keys(text, path)
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ParamsError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: must hold a mapping of sections")
     return parse(raw)
+
+
+def check_unique_keys(text: str, source) -> None:
+    """Refuse a YAML text that repeats a key in one mapping (PyYAML keeps the last value silently; DVC refuses
+    the file): a ParamsError naming the key and both lines."""
+
+    def walk(node, key, seen):
+        if id(node) in seen:  # an alias of a node already checked
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first = {}
+            for k, v in node.value:
+                name = k.value if isinstance(k, yaml.ScalarNode) else None
+                if name is not None and name != "<<":
+                    if name in first:
+                        raise ParamsError(f"{source}: duplicate key {key + '.' if key else ''}{name} (line "
+                                          f"{k.start_mark.line + 1}; first at line {first[name]}): YAML would keep "
+                                          "only the last value, and DVC refuses the file")
+                    first[name] = k.start_mark.line + 1
+                walk(v, f"{key}.{name}" if key else str(name), seen)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, f"{key}[{i}]", seen)
+
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is not None:
+        walk(node, "", set())
 
 
 def as_dict(section) -> dict:

@@ -36,14 +36,14 @@ def run(p) -> None:
     stats["inputs"] = {f: io.sha256_file(src / f) for f in (data.RATINGS_FILE, data.SYNOPSIS_FILE)}
     stats["provenance"] = provenance(p)
     paths = Paths(p.data.name)
-    out = paths.preprocessed
-    io.write_parquet(out / "ratings.parquet", pre.ratings)
-    io.write_parquet(out / "anime.parquet", pre.anime)
     onehot = pd.DataFrame(pre.onehot, columns=pre.genres)
     onehot.insert(0, "anime_id", pre.anime["anime_id"].to_numpy())
-    io.write_parquet(out / "genres.parquet", onehot)
-    io.write_json(out / "genres.json", pre.genres)
-    io.write_json(paths.preprocess_stats, stats)
+    with io.atomic_dir(paths.preprocessed) as out:  # the folder is replaced whole, or not at all
+        io.write_parquet(out / "ratings.parquet", pre.ratings)
+        io.write_parquet(out / "anime.parquet", pre.anime)
+        io.write_parquet(out / "genres.parquet", onehot)
+        io.write_json(out / "genres.json", pre.genres)
+        io.write_json(out / paths.preprocess_stats.relative_to(paths.preprocessed), stats)
     f0, f1 = stats["filters"]
     log.info("preprocess: %d ratings -> %d (dropped %d for anime without a synopsis row, %d for null "
              "synopsis/genres); %d genres", stats["raw"]["ratings"], stats["merged"]["ratings"],

@@ -18,9 +18,11 @@ def run(p) -> None:
     ratings = io.read_parquet(src / "ratings.parquet", ["user_id", "anime_id", "rating"])
     anime = io.read_parquet(src / "anime.parquet", ["anime_idx", "anime_id", "name", "genres", "synopsis"])
     sub, sub_anime, stats = make_subset(ratings, anime, p.subset.n_users, p.subset.strategy, p.subset.seed)
-    io.write_parquet(out / "ratings.parquet", sub)
-    io.write_parquet(out / "anime.parquet", sub_anime[["anime_idx", "anime_id", "full_anime_idx", "name", "genres"]])
-    io.write_json(out / "stats.json", stats)
+    with io.atomic_dir(out) as tmp:  # the folder is replaced whole, or not at all
+        io.write_parquet(tmp / "ratings.parquet", sub)
+        io.write_parquet(tmp / "anime.parquet",
+                         sub_anime[["anime_idx", "anime_id", "full_anime_idx", "name", "genres"]])
+        io.write_json(tmp / "stats.json", stats)
     log.info("subset: %s -> %d users, %d ratings, %d anime", stats["note"], stats["users"], stats["ratings"],
              stats["anime"])
 

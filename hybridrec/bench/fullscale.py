@@ -11,7 +11,9 @@ Writes data/<name>/..., models/<name>/... and a JSON summary for ``hybridrec tim
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -97,20 +99,52 @@ def summarise(name, results, scale, batch_size, num_neighbors, epochs, epochs_pr
     return summary
 
 
-def main(argv=None) -> None:
-    import argparse
+def _positive_scale(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number > 0 (1 = the full Kaggle size)")
+    return v
 
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be > 0")
+    return v
+
+
+def _fan_out(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v == 0 or v < -1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be > 0, or -1 for all neighbours")
+    return v
+
+
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="hybridrec fullscale", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full data set's users (default 1)")
-    ap.add_argument("--batch-size", type=int, default=8192, help="supervision ratings per mini-batch")
-    ap.add_argument("--num-neighbors", type=int, nargs=2, default=[10, 10], help="fan-out per hop")
-    ap.add_argument("--epochs", type=int, default=1, help="training epochs to run (default 1)")
-    ap.add_argument("--epochs-projection", type=int, default=20, help="epochs of a full run, for the projection")
+    ap.add_argument("--scale", type=_positive_scale, default=1.0,
+                    help="fraction of the full data set's users (default 1)")
+    ap.add_argument("--batch-size", type=_positive_int, default=8192, help="supervision ratings per mini-batch")
+    ap.add_argument("--num-neighbors", type=_fan_out, nargs=2, default=[10, 10], help="fan-out per hop")
+    ap.add_argument("--epochs", type=_positive_int, default=1, help="training epochs to run (default 1)")
+    ap.add_argument("--epochs-projection", type=_positive_int, default=20,
+                    help="epochs of a full run, for the projection")
     ap.add_argument("--evaluate", action="store_true", help="also run the evaluate stage (batched, full graph)")
     ap.add_argument("--params", default="params.yaml", help="base parameters (default: params.yaml)")
     ap.add_argument("--out", default=".benchmarks/fullscale.json", help="JSON summary")
     args = ap.parse_args(argv)
+    if not Path(args.params).is_file():
+        ap.error(f"argument --params: {args.params}: file not found")
 
     name = "synthetic-full" if args.scale == 1 else f"synthetic-scale{args.scale:g}"
     base = yaml.safe_load(Path(args.params).read_text())

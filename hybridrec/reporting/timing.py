@@ -1,20 +1,38 @@
-"""reports/timing.md from pytest-benchmark JSON files (one per machine/run)."""
+"""reports/timing.md from pytest-benchmark JSON files (one per machine/run).
+
+Every input is read and checked before the report is written: a corrupt file, one without benchmarks or a
+summary that is not ``hybridrec fullscale``'s is a DataError, and the existing report stays as it was.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from hybridrec import io
+from hybridrec.errors import DataError
 from hybridrec.reporting.common import table
+
+STATS = ("median", "iqr", "rounds")
 
 
 def load(paths) -> list[dict]:
     runs = []
     for p in paths:
-        data = json.loads(Path(p).read_text())
-        runs.append({"file": str(p), "machine": data.get("machine_info", {}), "date": data.get("datetime", "?"),
-                     "benchmarks": data.get("benchmarks", [])})
+        data = io.read_json(p)
+        if not isinstance(data, dict):
+            raise DataError(p, "not a pytest-benchmark JSON file (expected an object)")
+        benchmarks = data.get("benchmarks")
+        if not isinstance(benchmarks, list) or not benchmarks:
+            raise DataError(p, "no benchmarks in the file (expected the output of pytest tests/benchmarks "
+                               "--benchmark-only --benchmark-json=...)")
+        for i, b in enumerate(benchmarks):
+            ok = (isinstance(b, dict) and isinstance(b.get("extra_info"), dict) and isinstance(b.get("stats"), dict)
+                  and all(isinstance(b["stats"].get(k), (int, float)) for k in STATS))
+            if not ok:
+                raise DataError(p, f"benchmark {i} lacks extra_info or stats ({', '.join(STATS)})")
+        machine = data.get("machine_info", {})
+        runs.append({"file": str(p), "machine": machine if isinstance(machine, dict) else {},
+                     "date": str(data.get("datetime", "?")), "benchmarks": benchmarks})
     return runs
 
 
@@ -28,7 +46,14 @@ def _row_key(b):
 
 
 def fullscale_section(path) -> list[str]:
-    d = json.loads(Path(path).read_text())
+    d = io.read_json(path)
+    try:
+        return _fullscale_section(d)
+    except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as e:
+        raise DataError(path, f"not a `hybridrec fullscale` summary (missing or bad field: {e})") from None
+
+
+def _fullscale_section(d) -> list[str]:
     rows = []
     for stage, r in d["stages"].items():
         rate = (f"{r['edges_per_s']:,} edges/s" if "edges_per_s" in r else
@@ -60,6 +85,43 @@ def _fullscale_quality(d) -> list[str]:
             f"and top-10 inference over the full graph in batches){floor}.", ""]
 
 
+def _tables(r, rows, ratios, scaling) -> None:
+    """Append the rows of one run's benchmarks to the three tables of the report."""
+    name = Path(r["file"]).name
+    by_key = {}
+    for b in r["benchmarks"]:
+        e, s = b["extra_info"], b["stats"]
+        by_key[_row_key(b)] = b
+        if e.get("step") == "scaling epoch":
+            continue
+        extra = ""
+        if "texts" in e:
+            extra = f"{e['texts'] / s['median']:.1f} synopses/s"
+        elif "train_edges" in e:
+            extra = f"{e['train_edges'] / s['median'] / 1e6:.2f} M edges/s"
+        elif "pairs" in e:
+            extra = f"{e['pairs'] / s['median'] / 1e6:.1f} M pairs/s"
+        elif "train_ratings" in e:
+            extra = f"{e['train_ratings'] / s['median'] / 1e3:.0f} k ratings/s"
+        rows.append([name, e.get("step"), e.get("dataset"), e.get("device"), e.get("impl", ""),
+                     _ms(s["median"]), _ms(s["iqr"]), s["rounds"], extra])
+    for key, b in by_key.items():
+        step, ds, dev, impl = key
+        if step == "train epoch" and impl == "fast":
+            ref = by_key.get((step, ds, dev, "reference"))
+            if ref:
+                ratios.append([name, ds, dev, _ms(ref["stats"]["median"]), _ms(b["stats"]["median"]),
+                               f"{ref['stats']['median'] / b['stats']['median']:.1f}x"])
+        if step == "scaling epoch" and impl == "fast":
+            ref = by_key.get((step, ds, dev, "reference"))
+            e = b["extra_info"]
+            scaling.append([name, dev, e["users"], e["anime"], e["train_edges"], _ms(b["stats"]["median"]),
+                            e["peak_mb"], _ms(ref["stats"]["median"]) if ref else
+                            f"not run (~{e['reference_gb_estimate']:.1f} GB of messages)",
+                            ref["extra_info"]["peak_mb"] if ref else "–",
+                            f"{ref['stats']['median'] / b['stats']['median']:.1f}x" if ref else "–"])
+
+
 def write(out_path, paths, fullscale=None) -> None:
     runs = load(paths)
     L = ["# Timing: what the replication costs, on CPU and GPU", "",
@@ -80,39 +142,11 @@ def write(out_path, paths, fullscale=None) -> None:
 
     rows, ratios, scaling = [], [], []
     for r in runs:
-        name = Path(r["file"]).name
-        by_key = {}
-        for b in r["benchmarks"]:
-            e, s = b["extra_info"], b["stats"]
-            by_key[_row_key(b)] = b
-            if e.get("step") == "scaling epoch":
-                continue
-            extra = ""
-            if "texts" in e:
-                extra = f"{e['texts'] / s['median']:.1f} synopses/s"
-            elif "train_edges" in e:
-                extra = f"{e['train_edges'] / s['median'] / 1e6:.2f} M edges/s"
-            elif "pairs" in e:
-                extra = f"{e['pairs'] / s['median'] / 1e6:.1f} M pairs/s"
-            elif "train_ratings" in e:
-                extra = f"{e['train_ratings'] / s['median'] / 1e3:.0f} k ratings/s"
-            rows.append([name, e.get("step"), e.get("dataset"), e.get("device"), e.get("impl", ""),
-                         _ms(s["median"]), _ms(s["iqr"]), s["rounds"], extra])
-        for key, b in by_key.items():
-            step, ds, dev, impl = key
-            if step == "train epoch" and impl == "fast":
-                ref = by_key.get((step, ds, dev, "reference"))
-                if ref:
-                    ratios.append([name, ds, dev, _ms(ref["stats"]["median"]), _ms(b["stats"]["median"]),
-                                   f"{ref['stats']['median'] / b['stats']['median']:.1f}x"])
-            if step == "scaling epoch" and impl == "fast":
-                ref = by_key.get((step, ds, dev, "reference"))
-                e = b["extra_info"]
-                scaling.append([name, dev, e["users"], e["anime"], e["train_edges"], _ms(b["stats"]["median"]),
-                                e["peak_mb"], _ms(ref["stats"]["median"]) if ref else
-                                f"not run (~{e['reference_gb_estimate']:.1f} GB of messages)",
-                                ref["extra_info"]["peak_mb"] if ref else "–",
-                                f"{ref['stats']['median'] / b['stats']['median']:.1f}x" if ref else "–"])
+        try:
+            _tables(r, rows, ratios, scaling)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+            raise DataError(r["file"], f"a benchmark lacks a field the report needs ({e})") from None
+
     L += ["## Fast training step vs the straightforward PyG formulation", "",
           "One full-batch epoch (forward + backward + Adam step) of the paper's model. *reference* is the PyG "
           "formulation (to_hetero SAGEConv over identity user features and raw 427-d anime features, every epoch); "
