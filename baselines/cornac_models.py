@@ -7,7 +7,9 @@ Two rating models of Cornac (https://cornac.preferred.ai), chosen by ``algo``:
 * ``HFT``: Hidden Factors as Topics (McAuley & Leskovec, RecSys 2013), a rating model that reads the
   synopses: each anime's latent factors double as the topic proportions of its text (an LDA-like corpus
   likelihood), so an anime's synopsis shapes its factors. The synopses come from ``SplitData.item_text()``
-  and enter Cornac through a ``TextModality``.
+  and enter Cornac through a ``TextModality`` (Cornac's HFT reads each synopsis as its set of distinct words:
+  counts are dropped). Cornac's default HFT (max_iter = grad_iter = 50) takes minutes per fit at the real
+  size (a pure-Python Gibbs sampler and L-BFGS loops): set them in ``options``.
 
 ``options`` are the Cornac model's constructor arguments (checked against its signature when params load),
 plus for HFT the ``text_*`` options of the vocabulary (:data:`TEXT_DEFAULTS`): the adapter builds the
