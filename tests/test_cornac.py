@@ -1,0 +1,146 @@
+"""Cornac models (family ``cornac``) behind the RatingPredictor interface: vectorised scores == Cornac's own
+``model.score`` on its inner indices, the documented fallbacks for unseen users and anime, seeds, and bad
+entries failing when params load."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from baselines.cornac_models import ALGORITHMS, CornacPredictor
+from hybridrec import params, zoo
+from hybridrec.errors import ParamsError
+from hybridrec.predictors import SplitData
+from tests.conftest import REPO, raw_params
+
+NEW_USER, NEW_ANIME = 5, 7
+USER, ANIME = 9, 12  # seen in training, after the unseen ones
+OPTIONS = {"MF": {"k": 4, "max_iter": 10}, "HFT": {"k": 4, "max_iter": 3, "grad_iter": 3}}
+WORDS = ("robot pilot school girl magic sword dragon love war city space ship clone hacker demon idol band cook "
+         "detective murder ghost village train summer festival prince").split()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    rng = np.random.default_rng(0)
+    n_users, n_anime = 40, 30
+    pairs = {(int(u), int(a)) for u, a in zip(rng.integers(0, n_users, 1000), rng.integers(0, n_anime, 1000))}
+    df = pd.DataFrame(sorted(pairs), columns=["user_idx", "anime_idx"])
+    df["rating"] = np.clip(np.rint(7 + rng.normal(0, 1.5, len(df)) + (df["anime_idx"] % 5 - 2) * 0.5), 1, 10).astype(int)
+    idx = rng.permutation(len(df))
+    train, val, test = df.iloc[idx[:500]], df.iloc[idx[500:600]], df.iloc[idx[600:]]
+    # an unseen user and an unseen anime (no training rating; the anime has a synopsis) in the middle of the
+    # id ranges, so that Cornac's inner indices differ from ours
+    cold = train["user_idx"].eq(NEW_USER) | train["anime_idx"].eq(NEW_ANIME)
+    train, test = train[~cold], pd.concat([test, train[cold]])
+    texts = [" ".join(rng.choice(WORDS, 15)) + ".\nThe end, " for _ in range(n_anime)]
+    return SplitData(train, val, test, n_users, n_anime, item_text=lambda: texts)
+
+
+def fit(tiny, algo, seed=3, **options):
+    return CornacPredictor(algo, {**OPTIONS[algo], **options}).fit(tiny, seed=seed)
+
+
+def known(tiny, model):
+    """Test pairs whose user and anime both have training ratings, plus some training pairs."""
+    t = pd.concat([tiny.test, tiny.train.head(50)])
+    return t[model.known_user[t["user_idx"]] & model.known_item[t["anime_idx"]]]
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_scores_match_cornac_score(tiny, algo):
+    model = fit(tiny, algo)
+    pairs = known(tiny, model)
+    assert len(pairs) > 100
+    c = model.model
+    assert c.uid_map[USER] != USER and (algo == "HFT" or c.iid_map[ANIME] != ANIME)  # inner ids are not ours
+    theirs = np.array([c.score(c.uid_map[u], c.iid_map[i]) for u, i in zip(pairs["user_idx"], pairs["anime_idx"])])
+    ours = model.predict(pairs)
+    assert np.allclose(ours, theirs, atol=1e-5), (algo, np.abs(ours - theirs).max())  # MF computes in float32
+    full = model.score_matrix(tiny.n_users, tiny.n_anime)
+    assert full.shape == (tiny.n_users, tiny.n_anime)
+    assert np.allclose(full[tiny.test["user_idx"], tiny.test["anime_idx"]], model.predict(tiny.test))
+    m = model.test(tiny.test)
+    assert set(m) == {"rmse", "mae", "accuracy", "within1", "n"} and m["n"] == len(tiny.test)
+
+
+def test_mf_unseen_user_and_anime(tiny):
+    model = fit(tiny, "MF")
+    c, new_u, new_i = model.model, NEW_USER, NEW_ANIME
+    u0, i0 = c.uid_map[USER], c.iid_map[ANIME]
+    got = model.score(np.array([new_u, USER, new_u]), np.array([ANIME, new_i, new_i]))
+    assert np.isfinite(got).all()
+    assert np.isclose(got[0], c.score(c.num_users, i0), atol=1e-5)  # Cornac's own unknown-user rule
+    assert np.isclose(got[0], c.global_mean + c.i_biases[i0], atol=1e-5)
+    assert np.isclose(got[1], c.global_mean + c.u_biases[u0], atol=1e-5)  # mu + b_u (Cornac raises here)
+    assert np.isclose(got[2], c.global_mean, atol=1e-5)
+    # without biases: the training mean for anything unseen (Cornac's MF would give 0)
+    plain = fit(tiny, "MF", use_bias=False)
+    got = plain.score(np.array([new_u, USER, new_u, USER]), np.array([ANIME, new_i, new_i, ANIME]))
+    assert np.allclose(got[:3], tiny.train["rating"].mean()) and got[3] != got[0]
+
+
+def test_hft_unseen_user_and_anime(tiny):
+    model = fit(tiny, "HFT")
+    c, new_u, new_i = model.model, NEW_USER, NEW_ANIME
+    assert new_i in c.iid_map and new_u not in c.uid_map  # every anime is in HFT's corpus; users as rated
+    u0, i0, ic = c.uid_map[USER], c.iid_map[ANIME], c.iid_map[new_i]
+    got = model.score(np.array([new_u, USER, new_u]), np.array([ANIME, new_i, new_i]))
+    assert np.isfinite(got).all()
+    assert np.isclose(got[0], c.alpha + c.beta_i[i0])  # offset + item bias
+    # offset + user bias + factors . the unrated anime's text-inferred factors (its untrained bias -> 0)
+    assert np.abs(c.gamma_i[ic]).sum() > 0
+    assert np.isclose(got[1], c.alpha + c.beta_u[u0] + c.gamma_u[u0] @ c.gamma_i[ic])
+    assert np.isclose(got[2], c.alpha)
+    assert "synopsis" in model.unseen_item and model.consumes == "ratings + synopses (bag of words)"
+    # the vocabulary: no empty or glued tokens from ".\nThe end, " ('the' is a stop word)
+    assert fit(tiny, "HFT", text_max_doc_freq=1.0).vocab_size == len(WORDS) + 1
+    assert model.vocab_size < len(WORDS)  # the default drops words in more than half of the synopses
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_seeds(tiny, algo):
+    state = np.random.get_state()[1].copy()
+    a = fit(tiny, algo, seed=5).score_matrix(tiny.n_users, tiny.n_anime)
+    b = fit(tiny, algo, seed=5).score_matrix(tiny.n_users, tiny.n_anime)
+    c = fit(tiny, algo, seed=6).score_matrix(tiny.n_users, tiny.n_anime)
+    assert np.array_equal(a, b) and not np.allclose(a, c)
+    assert np.array_equal(np.random.get_state()[1], state)  # HFT's global-RNG seeding is undone
+    assert CornacPredictor.deterministic is False
+
+
+def with_model(name, spec):
+    raw = raw_params()
+    raw["compare"]["models"][name] = spec
+    return raw
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"kind": "cornac", "algo": "BPR"}, r"compare.models.m.algo = 'BPR': must be a Cornac algorithm \(MF, HFT\)"),
+    ({"kind": "cornac"}, r"compare.models.m.algo = None"),
+    ({"kind": "cornac", "algo": "MF", "options": {"n_factors": 5}}, r"compare.models.m: Cornac MF has no option 'n_factors'"),
+    ({"kind": "cornac", "algo": "MF", "search": {"lr": [0.01]}}, r"compare.models.m: Cornac MF has no option 'lr'"),
+    ({"kind": "cornac", "algo": "MF", "options": {"text_max_vocab": 5}}, r"Cornac MF has no option 'text_max_vocab'"),
+    ({"kind": "cornac", "algo": "MF", "options": {"seed": 1}}, r"Cornac MF has no option 'seed'"),
+    ({"kind": "cornac", "algo": "HFT", "options": {"text_max_words": 5}}, r"compare.models.m: HFT has no text option 'text_max_words'"),
+    ({"kind": "cornac", "algo": "HFT", "search": {"vocab_size": [5]}}, r"compare.models.m: HFT option 'vocab_size' is set from"),
+    ({"kind": "cornac", "algo": "HFT", "options": {"lambda_reg": 0.1}}, r"Cornac HFT has no option 'lambda_reg'"),
+])
+def test_bad_entries_fail_when_params_load(spec, message):
+    with pytest.raises(ParamsError, match=message):
+        params.parse(with_model("m", spec))
+
+
+def test_good_entries_build(tiny):
+    p = params.parse(with_model("hft", {"kind": "cornac", "algo": "HFT", "options": {"k": 4, "text_max_vocab": 20},
+                                        "search": {"lambda_text": [0.01, 0.1]}}))
+    spec = p.compare.models["hft"]
+    assert spec.label == "Cornac HFT"
+    model = zoo.build("hft", zoo.Context(p.train, p.compare.models, {"hft": {"l2_reg": 0.01}}),
+                      override={"lambda_text": 0.01})
+    assert model.options == {"k": 4, "text_max_vocab": 20, "l2_reg": 0.01, "lambda_text": 0.01}
+    assert model.settings()["text_stop_words"] == "english"
+    with pytest.raises(ParamsError, match="text_stop_words"):
+        CornacPredictor("HFT", {**OPTIONS["HFT"], "text_stop_words": "french"}).fit(tiny, 0)
+    with pytest.raises(ParamsError, match="bad option for Cornac MF"):
+        CornacPredictor("MF", {"k": 4, "bogus": 1}).fit(tiny, 0)
+    assert params.load(REPO / "params.yaml")  # the repository's own params still load
