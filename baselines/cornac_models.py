@@ -31,7 +31,6 @@ while it trains).
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ TEXT_DEFAULTS = {"max_vocab": 5000, "max_doc_freq": 0.5, "min_doc_freq": 1, "sto
 @dataclass(frozen=True)
 class Algorithm:
     cls: str  # the class in cornac.models
+    arguments: frozenset  # its constructor arguments an entry may set (a test checks them against Cornac's)
     text: bool  # reads the synopses (TextModality)
     consumes: str  # what the model reads (for the reports)
     unseen_user: str  # what the adapter predicts for a user with no training rating
@@ -61,14 +61,15 @@ class Algorithm:
 
 ALGORITHMS = {
     "MF": Algorithm(
-        "MF", text=False, consumes="ratings only",
+        "MF", frozenset({"backend", "batch_size", "dropout", "early_stop", "k", "lambda_reg", "learning_rate",
+                         "max_iter", "optimizer", "use_bias"}), text=False, consumes="ratings only",
         unseen_user="global mean + item bias (Cornac's own MF.score for an unknown user); "
                     "global mean if the anime is unseen too",
         unseen_item="global mean + user bias (Cornac raises for an unknown item); global mean if the user "
                     "is unseen too. use_bias: false -> the training mean for every pair with an unseen user "
                     "or anime (Cornac would predict 0)"),
     "HFT": Algorithm(
-        "HFT", text=True, consumes="ratings + synopses (bag of words)",
+        "HFT", frozenset({"grad_iter", "k", "l2_reg", "lambda_text", "max_iter"}), text=True, consumes="ratings + synopses (bag of words)",
         unseen_user="offset + item bias (Cornac raises for an unknown user); offset if the anime is unseen too",
         unseen_item="offset + user bias + user factors . item factors inferred from the synopsis: every "
                     "anime's text is in the corpus HFT trains on, so an anime without ratings still gets "
@@ -83,9 +84,14 @@ def _cornac_class(algo: str):
     return getattr(cornac.models, ALGORITHMS[algo].cls)
 
 
-@functools.cache
 def _arguments(algo: str) -> frozenset:
-    """The constructor arguments of the Cornac class that an entry may set."""
+    """The constructor arguments of the Cornac class that an entry may set (listed, so that loading params.yaml
+    does not import Cornac)."""
+    return ALGORITHMS[algo].arguments
+
+
+def _signature_arguments(algo: str) -> frozenset:
+    """The same, read from Cornac's own signature (what the test compares the list with)."""
     return frozenset(inspect.signature(_cornac_class(algo).__init__).parameters) - RESERVED
 
 
@@ -151,6 +157,11 @@ class CornacPredictor(RatingPredictor):
     @classmethod
     def default_label(cls, spec) -> str:
         return f"Cornac {spec.algo}"
+
+    @classmethod
+    def describe(cls, spec) -> dict:
+        a = ALGORITHMS[spec.algo]
+        return {"consumes": a.consumes, "unseen_item": a.unseen_item}
 
     @classmethod
     def from_spec(cls, spec, ctx, override: dict | None = None):

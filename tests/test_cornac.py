@@ -135,7 +135,7 @@ def test_good_entries_build(tiny):
                                         "search": {"lambda_text": [0.01, 0.1]}}))
     spec = p.compare.models["hft"]
     assert spec.label == "Cornac HFT"
-    model = zoo.build("hft", zoo.Context(p.train, p.compare.models, {"hft": {"l2_reg": 0.01}}),
+    model = zoo.build("hft", zoo.Context(p, {"hft": {"l2_reg": 0.01}}),
                       override={"lambda_text": 0.01})
     assert model.options == {"k": 4, "text_max_vocab": 20, "l2_reg": 0.01, "lambda_text": 0.01}
     assert model.settings()["text_stop_words"] == "english"
@@ -144,3 +144,10 @@ def test_good_entries_build(tiny):
     with pytest.raises(ParamsError, match="bad option for Cornac MF"):
         CornacPredictor("MF", {"k": 4, "bogus": 1}).fit(tiny, 0)
     assert params.load(REPO / "params.yaml")  # the repository's own params still load
+
+
+def test_listed_arguments_are_cornacs_own():
+    from baselines.cornac_models import ALGORITHMS, _signature_arguments
+
+    for algo, a in ALGORITHMS.items():
+        assert a.arguments == _signature_arguments(algo), algo
