@@ -142,7 +142,7 @@ def _reports_source(paths) -> tuple[str, str] | None:
     """(file, data.source) recorded in the provenance of existing reports of a data set, if any."""
     import json  # noqa: PLC0415
 
-    for f in (paths.metrics, paths.train_info, paths.tuning):
+    for f in (paths.metrics, paths.train_info):
         try:
             source = json.loads(f.read_text(encoding="utf-8"))["provenance"]["params"]["data"]["source"]
         except (OSError, ValueError, KeyError, TypeError):

@@ -76,7 +76,9 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True) -> 
     Returns (tuning: name -> tune result, runs: name -> record with per-seed metrics,
     predictions: name -> [seeds, n_test] float32 test predictions, in the split's test order).
     """
-    models, c = p.compare.models, p.compare
+    from hybridrec.params import protocol_models  # noqa: PLC0415
+
+    models, c = protocol_models(p, protocol), p.compare
     ctx = zoo.Context(p)
     tunable = [n for n, s in models.items() if s.search]
     needs = {n: {m for m in (n, s.base) if m in tunable} for n, s in models.items()}

@@ -78,7 +78,6 @@ class Split:
     seed: int
     val: float
     test: float
-    protocols: list[Literal["random", "cold_items"]]  # the comparisons to run (the split stage writes every protocol)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +227,7 @@ class ModelSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Compare:
+    protocols: dict[str, Union[Literal["all"], list[str]]]  # split protocol -> the models compared on it
     seeds: list[int]  # model seeds every model runs with (the split stays fixed)
     tuning_trials: int  # the same search budget (fits) for every tunable model
     tuning_seed: int
@@ -253,6 +253,12 @@ class GateRule:
 @dataclasses.dataclass(frozen=True)
 class Gate:
     rules: list[GateRule]  # first match wins; metrics no rule matches are not gated
+
+
+def protocol_models(p, protocol: str) -> dict:
+    """name -> ModelSpec of the models compared on ``protocol`` (compare.protocols), in compare.models order."""
+    names = p.compare.protocols[protocol]
+    return {n: s for n, s in p.compare.models.items() if names == "all" or n in names}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -428,8 +434,24 @@ def _check_values(p: Params) -> None:
         edges = getattr(p.compare, key)
         if not edges or edges != sorted(set(edges)) or edges[0] < 0:
             raise ParamsError(f"params.yaml: compare.{key} = {edges}: increasing, non-negative lower edges")
-    if not p.split.protocols or len(set(p.split.protocols)) != len(p.split.protocols):
-        raise ParamsError(f"params.yaml: split.protocols = {p.split.protocols}: list each protocol once")
+    if not p.compare.protocols:
+        raise ParamsError("params.yaml: compare.protocols must name at least one split protocol")
+    for protocol, names in p.compare.protocols.items():
+        if protocol not in ("random", "cold_items"):
+            raise ParamsError(f"params.yaml: compare.protocols.{protocol}: unknown protocol (random | cold_items)")
+        listed = list(p.compare.models) if names == "all" else names
+        for name in listed:
+            if name not in p.compare.models:
+                raise ParamsError(f"params.yaml: compare.protocols.{protocol} names model {name!r}, which is not "
+                                  "in compare.models")
+        for name in (p.compare.reference, p.compare.ours):
+            if name not in listed:
+                raise ParamsError(f"params.yaml: compare.protocols.{protocol} must include {name!r} (every "
+                                  "comparison tests the paper's model and ours)")
+        for name, spec in p.compare.models.items():
+            if name in listed and spec.base and spec.base not in listed:
+                raise ParamsError(f"params.yaml: compare.protocols.{protocol}: {name} starts from {spec.base}, "
+                                  "which must be compared too")
     for name in [p.compare.reference, p.compare.ours] + [n for pair in p.compare.pairs for n in pair]:
         if name not in p.compare.models:
             raise ParamsError(f"params.yaml: compare names model {name!r}, which is not in compare.models")

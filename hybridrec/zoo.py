@@ -102,7 +102,8 @@ def split_data(paths, protocol: str = "random") -> SplitData:
 
             anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "anime_id"])
             synopsis = io.read_parquet(paths.preprocessed / "anime.parquet", ["anime_id", "synopsis"])
-            text = anime.merge(synopsis, on="anime_id", how="left").sort_values("anime_idx")
+            text = anime[["anime_idx", "anime_id"]].merge(synopsis[["anime_id", "synopsis"]], on="anime_id",
+                                                          how="left").sort_values("anime_idx")
             cache["text"] = text["synopsis"].fillna("").tolist()
         return cache["text"]
 

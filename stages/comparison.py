@@ -10,6 +10,7 @@ import numpy as np
 from hybridrec import io, metrics, registry
 from hybridrec.errors import DataError, ParamsError
 from hybridrec.graph import read_split
+from hybridrec.params import protocol_models
 from hybridrec.paths import Paths
 from hybridrec.provenance import provenance
 from hybridrec.reporting import comparison
@@ -29,7 +30,7 @@ def run(p, protocol: str) -> None:
     if not (np.array_equal(z["test_user"], test["user_idx"]) and np.array_equal(z["test_anime"], test["anime_idx"])):
         raise DataError(paths.compare_predictions(protocol), "test pairs differ from the split (re-run `dvc repro`)")
     runs, preds, unseen, baselines = {}, {}, {}, set()
-    for name, spec in p.compare.models.items():
+    for name, spec in protocol_models(p, protocol).items():
         if name not in recorded or f"pred__{name}" not in z:
             raise DataError(paths.runs(protocol), f"no runs of model {name!r} (re-run `dvc repro compare@{protocol}`)")
         runs[name] = recorded[name]

@@ -27,6 +27,7 @@ TINY = {
 # A smaller comparison for the runs that repeat the pipeline (reproducibility, interruption).
 TINY_FEW_MODELS = {
     "compare": {"seeds": [0, 1], "tuning_trials": 2, "bootstrap_replicates": 1000,
+                "protocols": {"random": "all", "cold_items": "all"},
                 "pairs": [["sage_tuned", "sage_genres"], ["hybrid", "hybrid_no_content"]],
                 "models": {"global_mean": {"kind": "global_mean"},
                            "svd": {"kind": "surprise", "algo": "SVD", "search": {"n_factors": [5, 10]}},

@@ -28,7 +28,7 @@ def test_paths_match_dvc_yaml():
     for path in (SYNTHETIC_RAW, p.preprocessed, p.subset, p.embeddings, p.split, p.paper_model, p.metrics,
                  p.train_info, p.recommendations, p.reports / "replication.md", p.reports / "data.md"):
         assert str(path) in outs, path
-    per_protocol = {o.replace("${item}", "random") for o in outs}
+    per_protocol = {o.replace("${key}", "random") for o in outs}
     for path in (p.comparison("random"), p.tuning("random"), p.runs("random"), p.compare_predictions("random"),
                  p.protocol("random") / "comparison.md"):
         assert str(path) in per_protocol, path
