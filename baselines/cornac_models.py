@@ -159,6 +159,11 @@ class CornacPredictor(RatingPredictor):
         return f"Cornac {spec.algo}"
 
     @classmethod
+    def defaults(cls, spec) -> dict:
+        params = inspect.signature(_cornac_class(spec.algo).__init__).parameters
+        return {k: v.default for k, v in params.items() if v.default is not inspect.Parameter.empty}
+
+    @classmethod
     def describe(cls, spec) -> dict:
         a = ALGORITHMS[spec.algo]
         return {"consumes": a.consumes, "unseen_item": a.unseen_item}

@@ -227,6 +227,13 @@ class SurprisePredictor(RatingPredictor):
         return {"consumes": "training ratings", "unseen_item": ALGORITHMS[spec.algo].unseen_item}
 
     @classmethod
+    def defaults(cls, spec) -> dict:
+        params = inspect.signature(ALGORITHMS[spec.algo].cls.__init__).parameters
+        out = {k: v.default for k, v in params.items() if v.default is not inspect.Parameter.empty}
+        sim = {"sim_shrinkage": 100, "sim_min_support": 1, "sim_user_based": True}  # Surprise's similarity defaults
+        return {**out, **(sim if "sim_options" in params else {})}
+
+    @classmethod
     def from_spec(cls, spec, ctx, override: dict | None = None):
         return cls(spec.algo, {**spec.options, **ctx.tuned.get(spec.name, {}), **(override or {})}, spec.label)
 

@@ -85,16 +85,19 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
         raise UserError(f"--dataset {args.dataset!r}: {params.data_name_problem(args.dataset)}")
     report_dir = Paths(args.dataset or p.data.name).reports
     gate.check_rules(p.gate.rules)
+    devices: dict = {}
     if args.update:
-        now = gate.collect(report_dir, args.source)
+        now = gate.collect(report_dir, args.source, devices)
         gate.check_new_reference(now, p.gate.rules, report_dir)
-        path = gate.update_reference(report_dir, now)
-        print(f"wrote {len(now)} reference metrics to {path}; commit it")
+        device = gate.device_of(devices, report_dir)
+        path = gate.update_reference(report_dir, now, device)
+        print(f"wrote {len(now)} reference metrics (made on {device}) to {path}; commit it")
         return 0
     reference = gate.load_reference(report_dir)
     sources = args.source or sorted({k.split(".", 1)[0] for k in reference})
     reference = {k: v for k, v in reference.items() if k.split(".", 1)[0] in sources}
-    now = gate.collect(report_dir, sources)
+    now = gate.collect(report_dir, sources, devices)
+    gate.check_device(gate.reference_device(report_dir), devices)
     rows = gate.compare(reference, now, p.gate.rules)
     gate.check_gated(rows, p.gate.rules, set(reference) | set(now), report_dir)
     print(gate.render(rows))

@@ -122,6 +122,11 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True) -> 
     else:
         import multiprocessing  # noqa: PLC0415
 
+        # glibc returns large freed blocks to the OS and faults them in again on the next allocation: with
+        # the many same-sized tensors of a training loop that is a third of a GNN fit's time (measured:
+        # 6.2 s -> 4.1 s). Workers keep freed memory instead (read by glibc at start, so set before spawning).
+        os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 32))
+        os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", str(1 << 32))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
                                  initargs=(p.data.name, protocol)) as pool:
             pending = {pool.submit(fn, *args) for fn, *args in first}

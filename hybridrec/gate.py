@@ -1,9 +1,11 @@
 """The metric-regression gate: compare freshly produced metrics with the committed reference.
 
 Metrics come from the DVC metrics files of a dataset (``reports/<d>/metrics.json``: the paper model;
-``reports/<d>/comparison.json``: every model of the comparison), flattened to names such as
-``metrics.test.rmse`` or ``comparison.svd.ndcg``. The reference is ``reports/<d>/reference_metrics.json``,
-committed, and updated only on purpose (``hybridrec check-metrics --update``).
+``reports/<d>/<protocol>/comparison.json``: every model of each protocol's comparison), flattened to names
+such as ``metrics.test.rmse`` or ``comparison.random.svd.ndcg``. The reference is
+``reports/<d>/reference_metrics.json``, committed, and updated only on purpose (``hybridrec check-metrics
+--update``). It records the device the metrics were made on; metrics made on another device are refused
+(a GPU run is not compared with a CPU reference).
 
 Tolerances and directions come from ``gate.rules`` in params.yaml (first matching rule wins): a metric
 regresses when it moves in its *worse* direction by more than ``max(abs, rel * |reference|)``.
@@ -23,7 +25,7 @@ from pathlib import Path
 from hybridrec import io
 from hybridrec.errors import DataError, UserError
 
-SOURCES = {"metrics": "metrics.json", "comparison": "comparison.json"}
+SOURCES = {"metrics": "metrics.json", "comparison": "*/comparison.json"}
 REFERENCE = "reference_metrics.json"
 
 
@@ -37,27 +39,56 @@ def flatten(obj, prefix="") -> dict:
     return out
 
 
-def collect(report_dir: Path, sources=None) -> dict:
-    """Flattened numeric metrics of the given sources (default: every source file that exists)."""
+def _files(report_dir: Path, name: str) -> list[tuple[str, Path]]:
+    """(prefix, path) of a source's files: metrics.json, or one comparison.json per protocol folder."""
+    if name == "metrics":
+        return [("metrics", report_dir / SOURCES[name])]
+    return [(f"comparison.{p.parent.name}", p) for p in sorted(report_dir.glob(SOURCES[name]))]
+
+
+def collect(report_dir: Path, sources=None, devices: dict | None = None) -> dict:
+    """Flattened numeric metrics of the given sources (default: every source file that exists). ``devices``,
+    when given, receives file -> the device its provenance records."""
     out = {}
-    for name, fname in SOURCES.items():
+    for name in SOURCES:
         if sources and name not in sources:
             continue
-        path = report_dir / fname
-        if not path.exists():
-            if sources:
-                raise UserError(f"{path}: metrics file not found (run `dvc repro` first)")
-            continue
-        data = io.read_json(path)
-        if not isinstance(data, dict):
-            raise DataError(path, f"expected a JSON object of metrics, found {type(data).__name__}")
-        if name == "metrics":
-            data = {s: data[s] for s in ("train", "val", "test") if s in data}
-        else:
-            data = data.get("models", {})
-        flat = flatten(data)
-        out.update({f"{name}.{k}": v for k, v in flat.items() if not k.endswith(".n") and not k.endswith("users")})
+        files = [(k, f) for k, f in _files(report_dir, name) if f.exists()]
+        if not files and sources:
+            raise UserError(f"{report_dir / SOURCES[name]}: metrics file not found (run `dvc repro` first)")
+        for prefix, path in files:
+            data = io.read_json(path)
+            if not isinstance(data, dict):
+                raise DataError(path, f"expected a JSON object of metrics, found {type(data).__name__}")
+            if devices is not None:
+                devices[str(path)] = (data.get("provenance") or {}).get("device")
+            if name == "metrics":
+                data = {s: data[s] for s in ("train", "val", "test") if s in data}
+            else:
+                data = data.get("models", {})
+            flat = flatten(data)
+            out.update({f"{prefix}.{k}": v for k, v in flat.items() if not k.endswith(".n") and not k.endswith("users")})
     return out
+
+
+def check_device(reference_device: str | None, devices: dict) -> None:
+    """Metrics must come from the device the reference was made on (numbers differ across devices)."""
+    if reference_device is None:
+        return
+    other = {f: d for f, d in devices.items() if d != reference_device}
+    if other:
+        f, d = next(iter(other.items()))
+        raise UserError(f"{f}: made on device {d!r}, but the reference was made on {reference_device!r}: "
+                        f"regenerate on {reference_device} (CI pins it: CUDA_VISIBLE_DEVICES= ) or update the "
+                        "reference on purpose")
+
+
+def device_of(devices: dict, where) -> str | None:
+    """The one device a set of metrics files was made on."""
+    found = set(devices.values())
+    if len(found) > 1:
+        raise UserError(f"{where}: metrics made on different devices ({devices}): regenerate them on one")
+    return next(iter(found), None)
 
 
 @dataclass
@@ -160,6 +191,11 @@ def reference_path(report_dir: Path) -> Path:
     return report_dir / REFERENCE
 
 
+def reference_device(report_dir: Path) -> str | None:
+    ref = io.read_json(reference_path(report_dir))
+    return ref.get("device") if isinstance(ref, dict) else None
+
+
 def load_reference(report_dir: Path) -> dict:
     path = reference_path(report_dir)
     if not path.exists():
@@ -180,8 +216,8 @@ def load_reference(report_dir: Path) -> dict:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def update_reference(report_dir: Path, now: dict) -> Path:
+def update_reference(report_dir: Path, now: dict, device: str | None = None) -> Path:
     path = reference_path(report_dir)
     io.write_json(path, {"note": "reference metrics for the CI gate; update on purpose with "
-                                 "`hybridrec check-metrics --update`", "metrics": now})
+                                 "`hybridrec check-metrics --update`", "device": device, "metrics": now})
     return path

@@ -14,12 +14,16 @@ Two ways to compute the same function with the same parameters:
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import GATConv, GraphConv, SAGEConv, to_hetero
 
 from hybridrec.graph import EDGE, REV_EDGE
+
+warnings.filterwarnings("ignore", message=".*[Ss]parse CSR tensor support is in beta.*")
 
 EDGE_KEY = "__".join(EDGE)
 REV_KEY = "__".join(REV_EDGE)

@@ -161,6 +161,16 @@ class SearchDim:
             return list(self.choices)
         return [int(self.low), int(self.high)] if self.int else [self.low, self.high]
 
+    def start(self, value):
+        """What to enqueue for ``value`` (e.g. a library default) as a first trial: the choice's index, or the
+        value clipped into the range; None when it is not one of the choices or not a number."""
+        if self.choices is not None:
+            return self.choices.index(value) if value in self.choices else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        v = min(max(float(value), self.low), self.high)
+        return int(round(v)) if self.int else v
+
     def suggest(self, trial, name: str):
         """The value an Optuna trial draws for this option."""
         if self.choices is not None:

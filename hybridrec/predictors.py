@@ -56,6 +56,11 @@ class RatingPredictor:
         return spec.name
 
     @classmethod
+    def defaults(cls, spec) -> dict:
+        """The library's own values of the options an entry may tune (tuning tries them first)."""
+        return {}
+
+    @classmethod
     def describe(cls, spec) -> dict:
         """For the reports: what the model ``consumes`` and what it predicts for an ``unseen_item``."""
         return {"consumes": "ratings", "unseen_item": "not documented"}

@@ -6,7 +6,6 @@ import copy
 import logging
 import random
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +19,6 @@ from hybridrec.model import FastGraphSAGE, Model
 from hybridrec.params import Train
 
 log = logging.getLogger("hybridrec")
-warnings.filterwarnings("ignore", message=".*[Ss]parse CSR tensor support is in beta.*")
 
 
 def set_seed(seed: int) -> None:

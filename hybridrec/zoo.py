@@ -64,6 +64,13 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int) -> di
     spec = ctx.models[name]
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(trials))
     study = optuna.create_study(direction="minimize", sampler=sampler)
+    # the first trial is the model as it stands (the library's defaults, the entry's options, clipped into the
+    # space): tuning never ends worse than not tuning
+    known = {**registry.family(spec.kind).defaults(spec), **build(name, ctx).settings()}
+    start = {opt: dim.start(known[opt]) for opt, dim in spec.search.items() if opt in known}
+    start = {k: v for k, v in start.items() if v is not None}
+    if start:
+        study.enqueue_trial(start)
     results = []
 
     def objective(trial):
@@ -79,7 +86,8 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int) -> di
     finite = [r for r in results if np.isfinite(r["val_rmse"])]
     best = min(finite or results, key=lambda r: r["val_rmse"] if np.isfinite(r["val_rmse"]) else np.inf)
     edges = {opt: e for opt, dim in spec.search.items() if (e := dim.edge(best["params"][opt]))}
-    return {"sampler": f"TPE (seed {seed}, {startup_trials(trials)} random startup trials)", "budget": trials,
+    return {"sampler": f"TPE (seed {seed}; first trial: the defaults {start}; then {startup_trials(trials) - 1} "
+                       "random trials)", "budget": trials,
             "trials": results, "best": best["params"], "best_val_rmse": best["val_rmse"], "edges": edges}
 
 

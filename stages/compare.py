@@ -13,6 +13,7 @@ import logging
 import numpy as np
 
 from hybridrec import experiment, io
+from hybridrec.device import resolve_device
 from hybridrec.errors import ParamsError
 from hybridrec.graph import read_split
 from hybridrec.paths import Paths
@@ -30,7 +31,9 @@ def run(p, protocol: str) -> None:
     split, sha = read_split(paths, protocol)
     test = split.loc[split["split"] == "test"]
     tuning, runs, preds = experiment.run(p, protocol)
-    prov = provenance(p, protocol=protocol, split_sha256=sha)
+    used = {resolve_device(d) for d in (p.train.device, p.hybrid.device)}  # the torch models' devices
+    prov = provenance(p, protocol=protocol, split_sha256=sha, device="cpu" if used == {"cpu"} else
+                      "+".join(sorted(used)), workers=experiment.workers_default())
     io.write_json(paths.tuning(protocol), {"budget": p.compare.tuning_trials, "seed": p.compare.tuning_seed,
                                            "models": tuning, "provenance": prov})
     io.write_json(paths.runs(protocol), {"protocol": protocol, "models": runs, "provenance": prov})

@@ -25,7 +25,8 @@ def run(p, protocol: str) -> None:
     paths = Paths(p.data.name)
     split, sha = read_split(paths, protocol)
     test = split.loc[split["split"] == "test"]
-    recorded = io.read_json(paths.runs(protocol))["models"]
+    recorded_runs = io.read_json(paths.runs(protocol))
+    recorded = recorded_runs["models"]
     z = io.read_npz(paths.compare_predictions(protocol), ["test_user", "test_anime"])
     if not (np.array_equal(z["test_user"], test["user_idx"]) and np.array_equal(z["test_anime"], test["anime_idx"])):
         raise DataError(paths.compare_predictions(protocol), "test pairs differ from the split (re-run `dvc repro`)")
@@ -46,7 +47,8 @@ def run(p, protocol: str) -> None:
     res = comparison.build(runs, preds, test, split.loc[split["split"] == "train"], p, tuning, oracle, baselines,
                            metrics.RATING_MIN, metrics.RATING_MAX)
     io.write_json(paths.comparison(protocol),
-                  comparison.metrics_json(res, runs, provenance(p, protocol=protocol, split_sha256=sha)))
+                  comparison.metrics_json(res, runs, provenance(p, protocol=protocol, split_sha256=sha,
+                                                                device=recorded_runs["provenance"].get("device"))))
     comparison.write(paths.protocol(protocol), res, runs, p, protocol, io.read_json(paths.split_info(protocol)),
                      source, unseen)
 

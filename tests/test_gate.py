@@ -48,7 +48,7 @@ def test_update_then_pass(project):
 def test_regression_past_tolerance_fails(project):
     root, rep = project
     check(root, "--update")
-    perturb(rep, "test", "rmse", 1.40 + 0.02)  # tolerance 0.01, lower is better
+    perturb(rep, "test", "rmse", 1.40 + 0.02)  # tolerance 0.5% = 0.007, lower is better
     out = check(root)
     assert out.returncode == 1
     line = next(l for l in out.stdout.splitlines() if l.startswith("metrics.test.rmse"))
@@ -58,7 +58,7 @@ def test_regression_past_tolerance_fails(project):
 def test_within_tolerance_and_improvements_pass(project):
     root, rep = project
     check(root, "--update")
-    perturb(rep, "test", "rmse", 1.405)  # worse, but within 0.01
+    perturb(rep, "test", "rmse", 1.405)  # worse, but within 0.007
     perturb(rep, "test", "accuracy", 0.40)  # higher accuracy is not a regression
     out = check(root)
     assert out.returncode == 0, out.stdout
@@ -90,10 +90,68 @@ def test_no_reference_is_a_clear_error(project):
 
 def test_relative_tolerance():
     p = parse(raw_params())
-    rows = gate.compare({"comparison.svd.ndcg": 0.10}, {"comparison.svd.ndcg": 0.085}, p.gate.rules)
-    assert rows[0].verdict == "REGRESSION" and abs(rows[0].tolerance - 0.01) < 1e-12  # rel 0.1 * 0.10
-    rows = gate.compare({"comparison.svd.ndcg": 0.10}, {"comparison.svd.ndcg": 0.095}, p.gate.rules)
+    rows = gate.compare({"comparison.random.svd.ndcg": 0.10}, {"comparison.random.svd.ndcg": 0.07}, p.gate.rules)
+    assert rows[0].verdict == "REGRESSION" and abs(rows[0].tolerance - 0.025) < 1e-12  # rel 0.25 * 0.10
+    rows = gate.compare({"comparison.random.svd.ndcg": 0.10}, {"comparison.random.svd.ndcg": 0.08}, p.gate.rules)
     assert rows[0].verdict == "ok"
+
+
+COMPARISON = {"models": {"sage_paper": {"rmse": 1.40, "accuracy": 0.30, "ndcg": 0.0003, "val_rmse": 1.41},
+                         "sage_tuned": {"rmse": 1.15, "accuracy": 0.36, "ndcg": 0.0004, "val_rmse": 1.14},
+                         "hybrid": {"rmse": 0.99, "accuracy": 0.40, "ndcg": 0.1, "val_rmse": 0.98}},
+              "provenance": {"device": "cpu"}}
+
+
+@pytest.fixture
+def full(project):
+    root, rep = project
+    (rep / "random").mkdir()
+    (rep / "random" / "comparison.json").write_text(json.dumps(COMPARISON))
+    m = json.loads((rep / "metrics.json").read_text())
+    m["provenance"] = {"device": "cpu"}
+    (rep / "metrics.json").write_text(json.dumps(m))
+    assert check(root, "--update").returncode == 0
+    assert json.loads((rep / "reference_metrics.json").read_text())["device"] == "cpu"
+    return root, rep
+
+
+def set_comparison(rep, model, key, value, device="cpu"):
+    c = json.loads((rep / "random" / "comparison.json").read_text())
+    c["models"][model][key] = value
+    c["provenance"]["device"] = device
+    (rep / "random" / "comparison.json").write_text(json.dumps(c))
+
+
+@pytest.mark.parametrize("model", ["sage_paper", "sage_tuned", "hybrid"])
+def test_ranking_metric_falling_to_zero_fails(full, model):
+    root, rep = full
+    set_comparison(rep, model, "ndcg", 0.0)
+    out = check(root)
+    assert out.returncode == 1 and f"comparison.random.{model}.ndcg" in out.stdout
+
+
+@pytest.mark.parametrize("model", ["sage_paper", "sage_tuned"])
+def test_one_percent_rmse_regression_fails(full, model):
+    root, rep = full
+    set_comparison(rep, model, "rmse", COMPARISON["models"][model]["rmse"] * 1.01)
+    out = check(root)
+    assert out.returncode == 1 and "REGRESSION" in out.stdout
+    set_comparison(rep, model, "rmse", COMPARISON["models"][model]["rmse"])
+    perturb(rep, "test", "rmse", METRICS["test"]["rmse"] * 1.01)  # the paper model's own metrics.json
+    assert check(root).returncode == 1
+
+
+def test_three_percent_accuracy_drop_fails(full):
+    root, rep = full
+    set_comparison(rep, "hybrid", "accuracy", 0.40 * 0.97)
+    assert check(root).returncode == 1
+
+
+def test_metrics_from_another_device_are_refused(full):
+    root, rep = full
+    set_comparison(rep, "hybrid", "rmse", 0.99, device="cuda")
+    out = check(root)
+    assert out.returncode == 2 and "made on device 'cuda'" in out.stderr and "reference was made on 'cpu'" in out.stderr
 
 
 def test_help():

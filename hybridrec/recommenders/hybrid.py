@@ -178,9 +178,9 @@ class HybridPredictor(RatingPredictor):
         gen = torch.Generator().manual_seed(seed)
         self.lo, self.hi = RATING_MIN, RATING_MAX
         tr = data.train
-        u = torch.as_tensor(tr["user_idx"].to_numpy(), dtype=torch.long)
-        i = torch.as_tensor(tr["anime_idx"].to_numpy(), dtype=torch.long)
-        r = torch.as_tensor(tr["rating"].to_numpy(), dtype=torch.float32)
+        u = torch.tensor(tr["user_idx"].to_numpy(), dtype=torch.long)
+        i = torch.tensor(tr["anime_idx"].to_numpy(), dtype=torch.long)
+        r = torch.tensor(tr["rating"].to_numpy(), dtype=torch.float32)
         self.mu, sd = float(r.mean()), float(r.std()) or 1.0
         rt = (r - self.mu) / sd
         n_users, n_items = data.n_users, data.n_anime
@@ -205,9 +205,9 @@ class HybridPredictor(RatingPredictor):
         known = self.known.to(device)
         u_d, i_d, r_d, rt_d = u.to(device), i.to(device), r.to(device), rt.to(device)
         val = data.val
-        vu = torch.as_tensor(val["user_idx"].to_numpy(), dtype=torch.long, device=device)
-        vi = torch.as_tensor(val["anime_idx"].to_numpy(), dtype=torch.long, device=device)
-        vr = torch.as_tensor(val["rating"].to_numpy(), dtype=torch.float32, device=device)
+        vu = torch.tensor(val["user_idx"].to_numpy(), dtype=torch.long, device=device)
+        vi = torch.tensor(val["anime_idx"].to_numpy(), dtype=torch.long, device=device)
+        vr = torch.tensor(val["rating"].to_numpy(), dtype=torch.float32, device=device)
         best, best_state, self.history = (float("inf"), 0), None, []
         t0 = time.perf_counter()
         for epoch in range(1, cfg.epochs + 1):
@@ -269,8 +269,8 @@ class HybridPredictor(RatingPredictor):
         import torch  # noqa: PLC0415
 
         dev = self.p.device
-        u = torch.as_tensor(np.asarray(users), dtype=torch.long, device=dev)
-        a = torch.as_tensor(np.asarray(anime), dtype=torch.long, device=dev)
+        u = torch.tensor(np.asarray(users), dtype=torch.long, device=dev)
+        a = torch.tensor(np.asarray(anime), dtype=torch.long, device=dev)
         with torch.no_grad():
             s = (self.p.index_select(0, u) * self.q.index_select(0, a)).sum(1) + self.b.index_select(0, a) + self.bu[u]
             return self._squash(s).double().cpu().numpy()
