@@ -17,7 +17,7 @@ def main(argv=None) -> None:
 
     commands.register(sub)
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "fullscale":
+    if rest and args.command not in ("fullscale", "time-repro"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     setup_logging()

@@ -8,10 +8,14 @@ from hybridrec.errors import UserError
 
 
 def register(sub) -> None:
-    r = sub.add_parser("recommend", help="print the top-k unseen anime for a user from the trained paper model",
-                       description="Print the top-k anime a user has not rated, ranked by the trained paper model "
-                                   "(models/<dataset>/paper/model.pt; run `dvc repro` first).")
+    r = sub.add_parser("recommend", help="print the top-k unseen anime for a user, by any model of the comparison",
+                       description="Print the top-k anime a user has rated in no split, ranked by a model: `paper` "
+                                   "(the trained checkpoint models/<dataset>/paper/model.pt) or any name of "
+                                   "compare.models (fitted here on the random split with its tuned settings and the "
+                                   "first seed, a few seconds). Default: the model with the lowest mean test RMSE "
+                                   "in reports/<dataset>/random/comparison.json. Run `dvc repro` first.")
     r.add_argument("--user", type=int, required=True, help="user_id as in rating_complete.csv")
+    r.add_argument("--model", default=None, help="paper, or a name of compare.models (default: the best model)")
     r.add_argument("-k", type=int, default=None, help="how many (default: evaluate.k from params.yaml)")
     r.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     r.set_defaults(func=cmd_recommend)
@@ -48,7 +52,13 @@ def register(sub) -> None:
     t.add_argument("json", nargs="+", help="pytest-benchmark --benchmark-json files")
     t.add_argument("-o", "--output", default="reports/timing.md", help="output (default: reports/timing.md)")
     t.add_argument("--fullscale", default=None, help="JSON summary of `hybridrec fullscale` to include")
+    t.add_argument("--pipeline", action="append", default=[],
+                   help="JSON of `hybridrec time-repro` to include (repeatable: e.g. before and after)")
     t.set_defaults(func=cmd_timing_report)
+
+    r2 = sub.add_parser("time-repro", help="run `dvc repro` and time every stage and every model",
+                        description="See `hybridrec time-repro --help`.", add_help=False)
+    r2.set_defaults(func=cmd_time_repro)
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -65,15 +75,60 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if k <= 0:
         raise UserError(f"-k {k}: must be a positive number of recommendations")
     paths = Paths(p.data.name)
-    ckpt = checkpoint.load(paths.paper_model)
-    inputs = load_inputs(paths, ckpt.train.features)
-    runner = checkpoint.restore(ckpt, inputs, resolve_device(ckpt.train.device))
-    df = recommend(runner, inputs, [args.user], k)[args.user]
-    print(f"Top-{k} unseen anime for user {args.user} ({p.data.name}, paper model):")
+    model = args.model or best_model(paths)
+    if model == "paper":
+        ckpt = checkpoint.load(paths.paper_model)
+        inputs = load_inputs(paths, ckpt.train.features)
+        runner = checkpoint.restore(ckpt, inputs, resolve_device(ckpt.train.device))
+        df = recommend(runner, inputs, [args.user], k)[args.user]
+        label = "paper model"
+    else:
+        df, label = recommend_with(p, paths, model, args.user, k)
+    print(f"Top-{k} unseen anime for user {args.user} ({p.data.name}, {label}):")
     df["genres"] = df["genres"].str.replace("|", ", ")
     print(tabulate(df[["rank", "name", "genres", "predicted_rating"]].values.tolist(),
                    headers=["#", "anime", "genres", "predicted rating"], tablefmt="simple", floatfmt=".2f"))
     return 0
+
+
+def best_model(paths) -> str:
+    """The model with the lowest mean test RMSE of the random protocol's comparison (paper when none ran)."""
+    from hybridrec import io  # noqa: PLC0415
+
+    path = paths.comparison("random")
+    if not path.exists():
+        return "paper"
+    models = io.read_json(path).get("models", {})
+    return min(models, key=lambda n: models[n]["rmse"]) if models else "paper"
+
+
+def recommend_with(p, paths, name: str, user_id: int, k: int):
+    """(top-k DataFrame, label) of compare.models[name] fitted on the random split with its tuned settings."""
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    from hybridrec import io, metrics, zoo  # noqa: PLC0415
+    from hybridrec.recommend import user_index  # noqa: PLC0415
+
+    if name not in p.compare.models:
+        raise UserError(f"--model {name!r}: not paper nor a name of compare.models ({', '.join(p.compare.models)})")
+    data = zoo.split_data(paths, "random")
+    users = pd.concat([data.train, data.val, data.test])[["user_idx", "user_id"]].drop_duplicates()
+    u = user_index(users, user_id)
+    tuning = io.read_json(paths.tuning("random"))["models"] if paths.tuning("random").exists() else {}
+    ctx = zoo.Context(p, {n: t["best"] for n, t in tuning.items()})
+    if p.compare.models[name].search and name not in tuning:
+        raise UserError(f"--model {name}: no tuned settings in {paths.tuning('random')} (run `dvc repro` first)")
+    predictor = zoo.build(name, ctx).fit(data, p.compare.seeds[0])
+    scores = np.array(predictor.rank_scores(data.n_users, data.n_anime)[u], dtype=np.float64)
+    for part in (data.train, data.val, data.test):
+        scores[part.loc[part["user_idx"] == u, "anime_idx"].to_numpy()] = -np.inf
+    best = [a for a in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[a])]
+    rated = predictor.score(np.full(len(best), u), np.array(best))
+    anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "name", "genres"]).set_index("anime_idx")
+    df = pd.DataFrame({"rank": np.arange(1, len(best) + 1), "name": anime.loc[best, "name"].to_numpy(),
+                       "genres": anime.loc[best, "genres"].to_numpy(), "predicted_rating": metrics.clamp(rated)})
+    return df, p.compare.models[name].label
 
 
 def cmd_check_metrics(args: argparse.Namespace) -> int:
@@ -123,7 +178,10 @@ def cmd_timing_report(args: argparse.Namespace) -> int:
     if args.fullscale is not None and not Path(args.fullscale).is_file():
         raise UserError(f"{args.fullscale}: fullscale summary not found (run `hybridrec fullscale --out "
                         f"{args.fullscale}`)")
-    timing.write(args.output, args.json, args.fullscale)  # checks every input before writing anything
+    for f in args.pipeline:
+        if not Path(f).is_file():
+            raise UserError(f"{f}: pipeline timing not found (run `hybridrec time-repro --out {f}`)")
+    timing.write(args.output, args.json, args.fullscale, args.pipeline)  # checks every input before writing anything
     print(f"wrote {args.output}")
     return 0
 
@@ -203,6 +261,13 @@ def cmd_use_data(args: argparse.Namespace) -> int:
                         "edit it by hand")
     io.write_text(path, new)
     print(f"{path}: data.source={args.source} data.dir={args.dir} data.name={args.name}")
+    return 0
+
+
+def cmd_time_repro(args: argparse.Namespace) -> int:
+    from hybridrec.bench import pipeline  # noqa: PLC0415
+
+    pipeline.main(args.rest)
     return 0
 
 

@@ -50,7 +50,23 @@ def _tune(name: str, ctx: zoo.Context, trials: int, seed: int) -> tuple:
     return "tune", name, out
 
 
-def _fit(name: str, ctx: zoo.Context, seed: int, k: int, threshold: float) -> tuple:
+def _top(scores: np.ndarray, users, k: int) -> dict:
+    """user_idx -> [(anime_idx, score)] of the k best-scored anime the user has rated in no split (paper Fig. 3)."""
+    data = _worker["data"]
+    rated = {}
+    for part in (data.train, data.val, data.test):
+        for u, a in zip(part["user_idx"], part["anime_idx"]):
+            rated.setdefault(int(u), []).append(int(a))
+    out = {}
+    for u in users:
+        row = np.array(scores[u], dtype=np.float64)
+        row[rated.get(int(u), [])] = -np.inf
+        best = np.argsort(-row, kind="stable")[:k]
+        out[int(u)] = [(int(a), float(row[a])) for a in best if np.isfinite(row[a])]
+    return out
+
+
+def _fit(name: str, ctx: zoo.Context, seed: int, k: int, threshold: float, show: list | None = None) -> tuple:
     from hybridrec.ranking import popularity_correlation, topk_metrics  # noqa: PLC0415
 
     data = _worker["data"]
@@ -65,13 +81,17 @@ def _fit(name: str, ctx: zoo.Context, seed: int, k: int, threshold: float) -> tu
     ranking["popularity_spearman"] = popularity_correlation(scores, _worker["popularity"])
     run = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "val": predictor.test(data.val),
            "test": predictor.test(data.test), "ranking": ranking}
+    if show:  # the first seed's top-k lists for the report's users
+        run["top"] = {str(u): rows for u, rows in _top(scores, show, k).items()}
     log.info("%s seed %d: test RMSE %.4f, NDCG@%d %.4f, fit %.1f s", name, seed, run["test"]["rmse"], k,
              ranking["ndcg"], fit_seconds)
     return "fit", name, (run, test_pred.astype(np.float32), predictor.settings())
 
 
-def run(p, protocol: str, workers: int | None = None, progress: bool = True) -> tuple[dict, dict, dict]:
-    """Tune and fit ``compare.models`` on the split of ``protocol``.
+def run(p, protocol: str, workers: int | None = None, progress: bool = True,
+        show: list | None = None) -> tuple[dict, dict, dict]:
+    """Tune and fit ``compare.models`` on the split of ``protocol``; ``show``: user_idx whose top-k lists (of
+    the first seed) each model's record keeps.
 
     Returns (tuning: name -> tune result, runs: name -> record with per-seed metrics,
     predictions: name -> [seeds, n_test] float32 test predictions, in the split's test order).
@@ -90,7 +110,8 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True) -> 
 
     def fits(name):
         tuned_ctx = zoo.Context(p, {m: tuning[m]["best"] for m in tuning})
-        return [(_fit, name, tuned_ctx, seed, p.evaluate.k, p.evaluate.relevant_threshold) for seed in seeds[name]]
+        return [(_fit, name, tuned_ctx, seed, p.evaluate.k, p.evaluate.relevant_threshold,
+                 show if seed == seeds[name][0] else None) for seed in seeds[name]]
 
     first = [(_tune, n, ctx, c.tuning_trials, c.tuning_seed) for n in tunable]
     first += [t for n in models if not needs[n] for t in fits(n)]

@@ -26,10 +26,11 @@ def rated_by_user(inputs: GraphInputs, users=None) -> dict:
     return out
 
 
-def user_index(inputs: GraphInputs, user_id: int) -> int:
-    match = inputs.users.loc[inputs.users["user_id"] == user_id, "user_idx"]
+def user_index(users: pd.DataFrame, user_id: int) -> int:
+    """The user_idx of ``user_id`` in ``users`` (user_idx, user_id); a one-line error naming the known ids."""
+    match = users.loc[users["user_id"] == user_id, "user_idx"]
     if match.empty:
-        ids = inputs.users["user_id"]
+        ids = users["user_id"]
         raise UserError(f"unknown user {user_id}: the trained subset holds {len(ids)} users with ids "
                         f"{ids.min()}..{ids.max()} (e.g. {', '.join(map(str, ids.head(5)))})")
     return int(match.iloc[0])
@@ -40,7 +41,7 @@ def recommend(runner, inputs: GraphInputs, user_ids, k: int, rated: dict | None 
 
     ``score`` is the model's raw output (the ranking key); ``predicted_rating`` clamps it to 1..10.
     """
-    idx = [user_index(inputs, u) for u in user_ids]
+    idx = [user_index(inputs.users, u) for u in user_ids]
     rated = rated if rated is not None else rated_by_user(inputs, idx)
     tops = topk(runner, idx, rated, k)
     anime = inputs.anime.set_index("anime_idx")
@@ -53,13 +54,13 @@ def recommend(runner, inputs: GraphInputs, user_ids, k: int, rated: dict | None 
     return out
 
 
-def pick_users(inputs: GraphInputs, wanted, n: int = 4) -> list[int]:
-    """The wanted user ids that exist in the subset, topped up with the first users of the subset."""
-    present = set(inputs.users["user_id"].tolist())
-    users = [u for u in wanted if u in present]
-    for u in inputs.users["user_id"]:
-        if len(users) >= n:
+def pick_users(users: pd.DataFrame, wanted, n: int = 4) -> list[int]:
+    """The wanted user ids that exist in ``users`` (user_idx, user_id), topped up with the first users."""
+    present = set(users["user_id"].tolist())
+    out = [u for u in wanted if u in present]
+    for u in users.sort_values("user_idx")["user_id"]:
+        if len(out) >= n:
             break
-        if u not in users:
-            users.append(int(u))
-    return users[:max(n, len(users))]
+        if u not in out:
+            out.append(int(u))
+    return out[:max(n, len(out))]

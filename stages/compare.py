@@ -18,6 +18,7 @@ from hybridrec.errors import ParamsError
 from hybridrec.graph import read_split
 from hybridrec.paths import Paths
 from hybridrec.provenance import provenance
+from hybridrec.recommend import pick_users
 from hybridrec.split import PROTOCOLS
 from hybridrec.stage import stage
 
@@ -30,7 +31,10 @@ def run(p, protocol: str) -> None:
     paths = Paths(p.data.name)
     split, sha = read_split(paths, protocol)
     test = split.loc[split["split"] == "test"]
-    tuning, runs, preds = experiment.run(p, protocol)
+    users = split[["user_idx", "user_id"]].drop_duplicates().sort_values("user_idx")
+    show = pick_users(users, p.evaluate.show_users)
+    id_of_idx = dict(zip(users["user_idx"], users["user_id"]))
+    tuning, runs, preds = experiment.run(p, protocol, show=[idx for idx, uid in id_of_idx.items() if uid in show])
     used = {resolve_device(d) for d in (p.train.device, p.hybrid.device)}  # the torch models' devices
     prov = provenance(p, protocol=protocol, split_sha256=sha, device="cpu" if used == {"cpu"} else
                       "+".join(sorted(used)), workers=experiment.workers_default())

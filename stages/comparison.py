@@ -49,8 +49,10 @@ def run(p, protocol: str) -> None:
     io.write_json(paths.comparison(protocol),
                   comparison.metrics_json(res, runs, provenance(p, protocol=protocol, split_sha256=sha,
                                                                 device=recorded_runs["provenance"].get("device"))))
+    anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "name", "genres"])
+    users = dict(zip(split["user_idx"], split["user_id"]))
     comparison.write(paths.protocol(protocol), res, runs, p, protocol, io.read_json(paths.split_info(protocol)),
-                     source, unseen)
+                     source, unseen, anime, users)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def run(p) -> None:
     out["provenance"] = provenance(p, device=device)
     io.write_json(paths.metrics, out)
     io.write_parquet(paths.paper_predictions, pd.concat(frames, ignore_index=True))
-    users = pick_users(inputs, p.evaluate.show_users)
+    users = pick_users(inputs.users, p.evaluate.show_users)
     recs = recommend(runner, inputs, users, p.evaluate.k)
     io.write_json(paths.recommendations, {str(u): df.to_dict(orient="records") for u, df in recs.items()})
     log.info("evaluate: test RMSE %.4f, MAE %.4f, accuracy %.4f, within-1 %.4f", out["test"]["rmse"],

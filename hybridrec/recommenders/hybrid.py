@@ -14,6 +14,9 @@
   dropout*: each epoch a share ``cold_dropout`` of the anime being scored lose their learned part, so the
   content path learns to carry an anime alone (what an unseen anime needs). Early stopping on validation RMSE.
 
+* Recommendations rank by the 95% lower confidence bound of the predicted rating (a prediction resting on few
+  training ratings must be higher to be recommended); the predicted ratings themselves are the model's.
+
 Options (the `hybrid` section of params.yaml, overridden per model): ``features`` (any of synopsis, genres),
 ``graph`` (false: p_u = P_u), ``item_embeddings`` (false: q_i, b_i from content only), and the training
 settings. Its ablations are entries with one of those changed.
@@ -186,6 +189,7 @@ class HybridPredictor(RatingPredictor):
         n_users, n_items = data.n_users, data.n_anime
         self.known = torch.zeros(n_items, dtype=torch.bool)
         self.known[i] = True
+        self.known_counts = np.bincount(tr["anime_idx"].to_numpy(), minlength=n_items).astype(np.float64)
         self.content = None
         if cfg.features:
             x = data.graph_inputs(tuple(cfg.features)).anime_x.float()
@@ -216,10 +220,11 @@ class HybridPredictor(RatingPredictor):
             q, _, q_s, b_s = model.items(self.content, known, keep)
             dot = model.users(q, self.graph, own=(u_d, i_d, rt_d, q_s))
             pred = self._squash(dot + b_s.index_select(0, i_d) + model.bu.weight[:, 0].index_select(0, u_d))
-            # per-rating L2 on the free user factors and the anime rows that score (as SGD matrix factorisation)
+            # per-rating L2 on the free user factors and the anime rows that score (as SGD-MF; a prior per user
+            # and per anime instead, which shrinks rare ones more, measured worse: val RMSE 1.017 vs 0.996)
             penalty = (model.P.weight.index_select(0, u_d).pow(2).sum(1) + q_s.index_select(0, i_d).pow(2).sum(1)
-                       + model.bu.weight[:, 0].index_select(0, u_d).pow(2) + b_s.index_select(0, i_d).pow(2))
-            loss = ((pred - r_d) ** 2).mean() + cfg.reg * penalty.mean()
+                       + model.bu.weight[:, 0].index_select(0, u_d).pow(2) + b_s.index_select(0, i_d).pow(2)).mean()
+            loss = ((pred - r_d) ** 2).mean() + cfg.reg * penalty
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -274,6 +279,14 @@ class HybridPredictor(RatingPredictor):
         with torch.no_grad():
             s = (self.p.index_select(0, u) * self.q.index_select(0, a)).sum(1) + self.b.index_select(0, a) + self.bu[u]
             return self._squash(s).double().cpu().numpy()
+
+    def rank_scores(self, n_users, n_anime):
+        """Recommendations rank by the one-sided 95% lower confidence bound of the predicted rating,
+        r_hat - 1.645 * s / sqrt(1 + n_i), with s the model's validation RMSE and n_i the anime's training
+        ratings: a prediction resting on few ratings must be higher to be recommended (predicted ratings, and
+        so RMSE, are unchanged)."""
+        n_i = self.known_counts[:n_anime]
+        return self.score_matrix(n_users, n_anime) - 1.645 * self.best_val_rmse / np.sqrt(1.0 + n_i)[None, :]
 
     def score_matrix(self, n_users, n_anime):
         import torch  # noqa: PLC0415

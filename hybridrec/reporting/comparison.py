@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hybridrec import io, stats
+from hybridrec import io, metrics, stats
 from hybridrec.reporting.common import save_figure, table
 from hybridrec.reporting.replication import PAPER
 
@@ -30,6 +30,18 @@ def aggregate(run: dict) -> dict:
     out["val_rmse"] = stats.summarize([r["val"]["rmse"] for r in run["runs"]])
     out["fit_seconds"] = stats.summarize([r["fit_seconds"] for r in run["runs"]])
     return out
+
+
+def mean_jaccard(lists) -> float:
+    """Mean pairwise Jaccard overlap of top-k lists (1: everyone gets the same list; NaN for fewer than 2)."""
+    sets = [set(x) for x in lists]
+    pairs = [len(a & b) / len(a | b) for i, a in enumerate(sets) for b in sets[i + 1:] if a | b]
+    return float(np.mean(pairs)) if pairs else float("nan")
+
+
+def top_lists(run: dict) -> dict:
+    """user_idx -> [(anime_idx, score)] of the first seed's top-k lists (empty when not recorded)."""
+    return {int(u): rows for u, rows in (run["runs"][0].get("top") or {}).items()}
 
 
 def buckets(edges: list[int]) -> list[tuple[str, int, float]]:
@@ -55,6 +67,8 @@ def build(runs: dict, preds: dict, test, train, p, tuning: dict, oracle: dict | 
     agg = {n: aggregate(r) for n, r in runs.items()}
     for n in runs:
         agg[n]["rmse_ci"] = stats.rmse_interval(errors[n], c.bootstrap_replicates, c.bootstrap_seed)
+        jac = mean_jaccard([[a for a, _ in rows] for rows in top_lists(runs[n]).values()])
+        agg[n]["top_jaccard"] = {"mean": jac, "std": 0.0, "ci95": float("nan"), "n": 1}
     ref, ours = c.reference, c.ours
     pairs = [(n, ref, "vs the paper's model") for n in runs if n != ref]
     best_base = min((n for n in baselines if n in runs), key=lambda n: agg[n]["rmse"]["mean"], default=None)
@@ -245,8 +259,9 @@ def bucket_findings(res, label) -> list[str]:
 
 
 def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_info: dict, source,
-          unseen: dict) -> None:
-    """comparison.md and its figures. ``unseen``: model -> what it predicts for an unseen user/item."""
+          unseen: dict, anime=None, users=None) -> None:
+    """comparison.md and its figures. ``unseen``: model -> what it predicts for an unseen user/item;
+    ``anime`` (anime_idx, name, genres) and ``users`` (user_idx -> user_id) name the top-k lists."""
     out_dir = Path(out_dir)
     agg = res["models"]
     names = list(runs)
@@ -316,6 +331,7 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_info: di
     L += _bucket_section(res, runs)
     L += ["## Findings (generated from the statistics above)", ""] + findings(res, runs, p) + [""]
     L += content_section(res, runs, protocol)
+    L += recommendations_section(res, runs, p, anime, users)
     L += _unseen_section(runs, unseen)
     L += _hyper_section(res, runs)
     L += source.anchors()
@@ -385,6 +401,30 @@ def content_section(res, runs, protocol) -> list[str]:
               f"(ΔRMSE {_ci(overall)}). It helps significantly for anime with "
               f"{', '.join(helps) or 'no'} training ratings"
               + (f" and hurts significantly for {', '.join(hurts)}" if hurts else "") + ".", ""]
+    return L
+
+
+def recommendations_section(res, runs, p, anime, users) -> list[str]:
+    """How personal each model's top-k lists are, and ours' lists for the report's users (paper Figure 3)."""
+    k = p.evaluate.k
+    rows = [[runs[n]["label"], f"{res['models'][n]['top_jaccard']['mean']:.2f}"] for n in runs
+            if np.isfinite(res["models"][n]["top_jaccard"]["mean"])]
+    if not rows:
+        return []
+    L = ["## Recommendations: how personal are the top-10 lists?", "",
+         f"Each model's top-{k} unseen anime (rated in no split) for the users of paper Figure 3 (first seed); the "
+         "mean pairwise Jaccard overlap of their lists: 1 means everyone gets the same list, 0 that no two share "
+         "an anime.", "", table(rows, ["model", f"mean pairwise Jaccard of the top-{k} lists"], numparse=False), ""]
+    ours = res["ours"]
+    if ours and anime is not None:
+        names = anime.set_index("anime_idx")
+        lo, hi = metrics.RATING_MIN, metrics.RATING_MAX
+        for u, items in top_lists(runs[ours]).items():
+            trows = [[i + 1, names.at[a, "name"], str(names.at[a, "genres"]).replace("|", ", "), f"{s:.3f}"]
+                     for i, (a, s) in enumerate(items)]
+            assert all(lo <= s <= hi for _, s in items), "ours scores inside the rating range by construction"
+            L += [f"**{runs[ours]['label']}: user {users.get(u, u) if users else u}**", "",
+                  table(trows, ["#", "anime", "genres", "predicted rating"], numparse=False), ""]
     return L
 
 
