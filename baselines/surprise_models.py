@@ -250,7 +250,7 @@ class SurprisePredictor(RatingPredictor):
             self.algo = algorithm.cls(**kwargs)
         except TypeError as e:
             raise ParamsError(f"params.yaml: bad option for {self.algo_name}: {e}") from None
-        reader = surprise.Reader(rating_scale=(1, 10))
+        reader = surprise.Reader(rating_scale=(data.scale.lo, data.scale.hi))
         df = data.train[["user_idx", "anime_idx", "rating"]]
         self.trainset = ts = surprise.Dataset.load_from_df(df, reader).build_full_trainset()
         self.seed = seed

@@ -127,7 +127,7 @@ def recommend_with(p, paths, name: str, user_id: int, k: int):
     rated = predictor.score(np.full(len(best), u), np.array(best))
     anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "name", "genres"]).set_index("anime_idx")
     df = pd.DataFrame({"rank": np.arange(1, len(best) + 1), "name": anime.loc[best, "name"].to_numpy(),
-                       "genres": anime.loc[best, "genres"].to_numpy(), "predicted_rating": metrics.clamp(rated)})
+                       "genres": anime.loc[best, "genres"].to_numpy(), "predicted_rating": data.scale.clamp(rated)})
     return df, p.compare.models[name].label
 
 

@@ -26,7 +26,6 @@ REQUIRED_FILES = (SYNOPSIS_FILE, RATINGS_FILE)
 KAGGLE_DATASET = "hernan4444/anime-recommendation-database-2020"
 GENRE_COLUMNS = ("Genres", "Genders")  # early versions of the files say "Genders"
 SYNOPSIS_COLUMNS = ("sypnopsis", "synopsis")  # the Kaggle header is misspelt "sypnopsis"
-RATING_RANGE = (1, 10)
 RESERVED_GENRES = ("anime_id",)  # the id column of preprocessed/genres.parquet, beside one column per genre
 
 
@@ -163,8 +162,9 @@ def _check_unique_ids(path, ids: pd.Series, column="MAL_ID") -> None:
                         row=rows[0] + 1, column=column)
 
 
-def load_ratings(path) -> pd.DataFrame:
-    """Read ``rating_complete.csv``: integer user_id, anime_id, rating in 1..10, no duplicate pairs."""
+def load_ratings(path, scale=None) -> pd.DataFrame:
+    """Read ``rating_complete.csv``: integer user_id, anime_id, rating (within ``scale``, a
+    :class:`~hybridrec.metrics.Scale`, when given; else any integer >= 0), no duplicate pairs."""
     path = Path(path)
     check_utf8(path)
     header = _header(path)
@@ -178,11 +178,12 @@ def load_ratings(path) -> pd.DataFrame:
         df = _read_csv(path, dtype={c: str for c in cols}, keep_default_na=False)
         df = pd.DataFrame({c: _integers(path, c, df[c]) for c in cols})
     df = df[cols]
-    lo, hi = RATING_RANGE
+    lo, hi = (scale.lo, scale.hi) if scale is not None else (0, np.inf)
     bad = (df["rating"] < lo) | (df["rating"] > hi)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(path, f"rating {df['rating'].iat[i]} is outside {lo}-{hi}", row=i + 1, column="rating")
+        where = f"outside {lo:g}-{hi:g} (data.rating_scale)" if scale is not None else "negative"
+        raise DataError(path, f"rating {df['rating'].iat[i]} is {where}", row=i + 1, column="rating")
     for c in ("user_id", "anime_id"):
         if (df[c] < 0).any():
             i = int(np.flatnonzero((df[c] < 0).to_numpy())[0])

@@ -66,7 +66,7 @@ def _top(scores: np.ndarray, users, k: int) -> dict:
     return out
 
 
-def _fit(name: str, ctx: zoo.Context, seed: int, k: int, threshold: float, show: list | None = None) -> tuple:
+def _fit(name: str, ctx: zoo.Context, seed: int, k: int, share: float, show: list | None = None) -> tuple:
     from hybridrec.ranking import popularity_correlation, topk_metrics  # noqa: PLC0415
 
     data = _worker["data"]
@@ -75,12 +75,12 @@ def _fit(name: str, ctx: zoo.Context, seed: int, k: int, threshold: float, show:
     predictor.fit(data, seed)
     fit_seconds = time.perf_counter() - t0
     test_pred = predictor.predict(data.test)
-    relevant = data.test.loc[data.test["rating"] >= threshold]
+    relevant = data.test.loc[data.test["rating"] >= data.scale.relevant(share)]
     scores = predictor.rank_scores(data.n_users, data.n_anime)
     ranking = topk_metrics(scores, _worker["seen"], (relevant["user_idx"], relevant["anime_idx"]), k)
     ranking["popularity_spearman"] = popularity_correlation(scores, _worker["popularity"])
-    run = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "val": predictor.test(data.val),
-           "test": predictor.test(data.test), "ranking": ranking}
+    run = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "val": predictor.test(data.val, data.scale),
+           "test": predictor.test(data.test, data.scale), "ranking": ranking}
     if show:  # the first seed's top-k lists for the report's users
         run["top"] = {str(u): rows for u, rows in _top(scores, show, k).items()}
     log.info("%s seed %d: test RMSE %.4f, NDCG@%d %.4f, fit %.1f s", name, seed, run["test"]["rmse"], k,
@@ -110,7 +110,7 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
 
     def fits(name):
         tuned_ctx = zoo.Context(p, {m: tuning[m]["best"] for m in tuning})
-        return [(_fit, name, tuned_ctx, seed, p.evaluate.k, p.evaluate.relevant_threshold,
+        return [(_fit, name, tuned_ctx, seed, p.evaluate.k, p.evaluate.relevant_share,
                  show if seed == seeds[name][0] else None) for seed in seeds[name]]
 
     first = [(_tune, n, ctx, c.tuning_trials, c.tuning_seed) for n in tunable]

@@ -18,6 +18,7 @@ from torch_geometric.data import HeteroData
 from hybridrec import io
 from hybridrec.errors import DataError
 from hybridrec.features import IdentityEncoder
+from hybridrec.metrics import MAL, Scale, read_scale
 from hybridrec.paths import Paths
 
 EDGE = ("user", "rates", "anime")
@@ -37,6 +38,7 @@ class GraphInputs:
     users: pd.DataFrame  # user_idx, user_id
     anime: pd.DataFrame  # anime_idx, anime_id, name, genres
     split_sha256: str
+    scale: Scale = MAL  # the data's rating scale (fixed by the preprocess stage)
 
 
 def anime_features(anime_ids: np.ndarray, embeddings: dict, genres: pd.DataFrame, features) -> tuple:
@@ -113,7 +115,8 @@ def load_inputs(paths: Paths, features, protocol: str = "random") -> GraphInputs
     embeddings = io.read_npz(paths.embeddings, ["anime_id", "embedding"]) if "synopsis" in features else None
     genres = io.read_parquet(paths.preprocessed / "genres.parquet", ["anime_id"]) if "genres" in features else None
     anime_x, desc = anime_features(users_anime["anime_id"].to_numpy(), embeddings, genres, features)
-    return GraphInputs(len(users), len(users_anime), anime_x, desc, split_edges(split), users, users_anime, sha)
+    return GraphInputs(len(users), len(users_anime), anime_x, desc, split_edges(split), users, users_anime, sha,
+                       read_scale(paths))
 
 
 def split_edges(split: pd.DataFrame) -> dict:

@@ -27,6 +27,7 @@ class Data:
     source: Literal["synthetic", "kaggle"]
     dir: str  # folder holding anime_with_synopsis.csv, rating_complete.csv [, anime.csv]
     download: bool  # kaggle: fetch missing files with the `kaggle` package
+    rating_scale: Union[Literal["auto"], list[float]]  # [lo, hi], or auto: the generator's / the ratings' range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +122,7 @@ class Hybrid:
 
 @dataclasses.dataclass(frozen=True)
 class Evaluate:
-    relevant_threshold: float
+    relevant_share: float  # ranking: a test rating in the top share of the scale is relevant (0.3 of 1..10: >= 8)
     k: int
     show_users: list[int]
 
@@ -437,6 +438,12 @@ def _check_values(p: Params) -> None:
                                       or p.compare.models[spec.base].kind != spec.kind):
             raise ParamsError(f"params.yaml: compare.models.{name}.base = {spec.base!r}: must name another "
                               f"{spec.kind} model")
+    scale = p.data.rating_scale
+    if scale != "auto" and (len(scale) != 2 or not scale[0] < scale[1]):
+        raise ParamsError(f"params.yaml: data.rating_scale = {scale}: auto or [lo, hi] with lo < hi")
+    if not 0 < p.evaluate.relevant_share < 1:
+        raise ParamsError(f"params.yaml: evaluate.relevant_share = {p.evaluate.relevant_share}: a share of the "
+                          "rating scale in (0, 1)")
     if p.compare.bootstrap_replicates < 1000:
         raise ParamsError(f"params.yaml: compare.bootstrap_replicates = {p.compare.bootstrap_replicates}: use at "
                           "least 1000 (the smallest p-value is 2 / replicates)")
@@ -444,8 +451,9 @@ def _check_values(p: Params) -> None:
         edges = getattr(p.compare, key)
         if not edges or edges != sorted(set(edges)) or edges[0] < 0:
             raise ParamsError(f"params.yaml: compare.{key} = {edges}: increasing, non-negative lower edges")
-    if not p.compare.protocols:
-        raise ParamsError("params.yaml: compare.protocols must name at least one split protocol")
+    if "random" not in p.compare.protocols:
+        raise ParamsError("params.yaml: compare.protocols must include random (the paper's protocol; the replication "
+                          "report shows ours from it)")
     for protocol, names in p.compare.protocols.items():
         if protocol not in ("random", "cold_items"):
             raise ParamsError(f"params.yaml: compare.protocols.{protocol}: unknown protocol (random | cold_items)")

@@ -31,6 +31,7 @@ class SplitData:
     n_anime: int
     graph_inputs: object = None  # callable(features) -> GraphInputs
     item_text: object = None  # callable() -> list[str], one synopsis per anime_idx
+    scale: metrics.Scale = metrics.MAL  # the data's rating scale (the preprocess stage fixes it)
     extra: dict = field(default_factory=dict)
 
 
@@ -87,9 +88,9 @@ class RatingPredictor:
         """Raw predictions for the (user_idx, anime_idx) rows of ``pairs``."""
         return np.asarray(self.score(pairs["user_idx"].to_numpy(), pairs["anime_idx"].to_numpy()), np.float64)
 
-    def test(self, pairs: pd.DataFrame) -> dict:
-        """RMSE / MAE / accuracy / within-1 on ``pairs`` (predictions clamped to the rating range)."""
-        return metrics.rating_metrics(self.predict(pairs), pairs["rating"].to_numpy())
+    def test(self, pairs: pd.DataFrame, scale: metrics.Scale) -> dict:
+        """RMSE / MAE / accuracy / within-1 on ``pairs`` (predictions clamped to the rating ``scale``)."""
+        return metrics.rating_metrics(self.predict(pairs), pairs["rating"].to_numpy(), scale)
 
     def rank_scores(self, n_users: int, n_anime: int) -> np.ndarray:
         """[n_users, n_anime] scores that order each user's recommendations (the predicted ratings, unless a

@@ -2,7 +2,7 @@
 is a candidate (validation items are known to the user's history, so they never count as recommendations).
 
 The paper recommends top-10 lists but never measures them; here "relevant" = a test rating at or above a
-threshold (``evaluate.relevant_threshold``), and each metric is averaged over test users with at least
+threshold (the top ``evaluate.relevant_share`` of the rating scale), and each metric is averaged over test users with at least
 one relevant rating. :func:`popularity_correlation` says how much a model's ranking is item popularity.
 """
 

@@ -39,7 +39,7 @@ def user_index(users: pd.DataFrame, user_id: int) -> int:
 def recommend(runner, inputs: GraphInputs, user_ids, k: int, rated: dict | None = None) -> dict:
     """user_id -> DataFrame(rank, anime_id, name, genres, score, predicted_rating) of its top-k unseen anime.
 
-    ``score`` is the model's raw output (the ranking key); ``predicted_rating`` clamps it to 1..10.
+    ``score`` is the model's raw output (the ranking key); ``predicted_rating`` clamps it to the rating scale.
     """
     idx = [user_index(inputs.users, u) for u in user_ids]
     rated = rated if rated is not None else rated_by_user(inputs, idx)
@@ -50,7 +50,7 @@ def recommend(runner, inputs: GraphInputs, user_ids, k: int, rated: dict | None 
         rows = anime.loc[a_idx]
         out[int(u)] = pd.DataFrame({"rank": np.arange(1, len(a_idx) + 1), "anime_id": rows["anime_id"].to_numpy(),
                                     "name": rows["name"].to_numpy(), "genres": rows["genres"].to_numpy(),
-                                    "score": score.round(3), "predicted_rating": np.clip(score, 1, 10).round(3)})
+                                    "score": score.round(3), "predicted_rating": inputs.scale.clamp(score).round(3)})
     return out
 
 

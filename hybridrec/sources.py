@@ -11,6 +11,7 @@ import pandas as pd
 
 from hybridrec import data, io, synthetic
 from hybridrec.errors import DataError, ParamsError
+from hybridrec.metrics import MAL, Scale
 from hybridrec.paths import SYNTHETIC_RAW
 
 
@@ -29,6 +30,26 @@ class DataSource:
     def generator(self) -> dict | None:
         """The generator's summary (synthetic data only)."""
         return None
+
+    def rating_scale(self, ratings: pd.DataFrame) -> tuple[Scale, str]:
+        """(scale, where it comes from): ``data.rating_scale`` when set, else this source's own (the ratings'
+        range)."""
+        if self.p.data.rating_scale != "auto":
+            return Scale(*map(float, self.p.data.rating_scale)), "params.yaml data.rating_scale"
+        return self._auto_scale(ratings)
+
+    def explicit_scale(self) -> Scale | None:
+        """The scale ratings must lie in while they are read (None: any integer >= 0, the scale follows them)."""
+        if self.p.data.rating_scale != "auto":
+            return Scale(*map(float, self.p.data.rating_scale))
+        return None
+
+    def _auto_scale(self, ratings) -> tuple[Scale, str]:
+        lo, hi = float(ratings["rating"].min()), float(ratings["rating"].max())
+        if not lo < hi:
+            raise DataError(self.dir / data.RATINGS_FILE, f"every rating is {lo:g}: no scale to infer (set "
+                                                          "data.rating_scale: [lo, hi] in params.yaml)")
+        return Scale(lo, hi), "the ratings' range (data.rating_scale: auto)"
 
     def oracle(self, pairs: pd.DataFrame) -> np.ndarray | None:
         """The true expected rating of each (user_id, anime_id) pair, where the data has one."""
@@ -58,6 +79,12 @@ class SyntheticSource(DataSource):
 
     def generator(self) -> dict:
         return io.read_json(self.dir / synthetic.GENERATOR_FILE)
+
+    def explicit_scale(self) -> Scale | None:
+        return super().explicit_scale() or MAL
+
+    def _auto_scale(self, ratings) -> tuple[Scale, str]:
+        return MAL, "the generator's (MyAnimeList's) scale"
 
     def oracle(self, pairs: pd.DataFrame) -> np.ndarray:
         return synthetic.oracle_predictions(pairs, self.dir / synthetic.GROUND_TRUTH_FILE)

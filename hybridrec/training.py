@@ -13,7 +13,6 @@ import torch
 from tqdm import tqdm
 
 from hybridrec import metrics
-from hybridrec.metrics import RATING_MAX, RATING_MIN
 from hybridrec.graph import GraphInputs, train_graph
 from hybridrec.model import FastGraphSAGE, Model
 from hybridrec.params import Train
@@ -95,17 +94,17 @@ def weighted_mse(pred, target, weight=None):
     return (weight[target.long()] * (pred - target) ** 2).mean()
 
 
-def _full_batch_epoch(trainable, opt, eli, y, weight):
+def _full_batch_epoch(trainable, opt, eli, y, weight, scale):
     """One optimisation step on every training rating (the paper). Returns (loss, train RMSE)."""
     opt.zero_grad()
     pred = trainable(eli)
     loss = weighted_mse(pred, y, weight)
     loss.backward()
     opt.step()
-    return float(loss.detach()), float(torch.sqrt(((pred.detach().clamp(RATING_MIN, RATING_MAX) - y) ** 2).mean()))
+    return float(loss.detach()), float(torch.sqrt(((pred.detach().clamp(scale.lo, scale.hi) - y) ** 2).mean()))
 
 
-def _minibatch_epoch(trainable, opt, sampler, x_anime, weight, progress: bool, epoch: int):
+def _minibatch_epoch(trainable, opt, sampler, x_anime, weight, scale, progress: bool, epoch: int):
     """One pass over the training ratings in mini-batches with sampled neighbourhoods. Returns (loss, RMSE)."""
     sq, n, loss_sum = 0.0, 0, 0.0
     for b in tqdm(sampler, desc=f"epoch {epoch}", unit="batch", leave=False,
@@ -115,7 +114,7 @@ def _minibatch_epoch(trainable, opt, sampler, x_anime, weight, progress: bool, e
         loss = weighted_mse(pred, b.edge_label, weight)
         loss.backward()
         opt.step()
-        sq += float(((pred.detach().clamp(RATING_MIN, RATING_MAX) - b.edge_label) ** 2).sum())
+        sq += float(((pred.detach().clamp(scale.lo, scale.hi) - b.edge_label) ** 2).sum())
         n += len(b.edge_label)
         loss_sum += float(loss.detach()) * len(b.edge_label)
     return loss_sum / max(n, 1), (sq / max(n, 1)) ** 0.5
@@ -136,7 +135,8 @@ def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True) -> 
     progress = progress and rank == 0
     train_eli, train_y = (t.to(device) for t in distributed.shard(*inputs.edges["train"]))
     val_eli, val_y = (t.to(device) for t in inputs.edges["val"])
-    w = metrics.class_weights(inputs.edges["train"][1].numpy())
+    scale = inputs.scale
+    w = metrics.class_weights(inputs.edges["train"][1].numpy(), scale)
     weight = torch.tensor(w, dtype=torch.float32, device=device) if cfg.weighted_loss else None
     minibatch = cfg.batch_size > 0
     trainable = distributed.wrap(model if minibatch else runner, device)
@@ -157,9 +157,9 @@ def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True) -> 
         t0 = time.perf_counter()
         model.train()
         if minibatch:
-            loss_value, train_rmse = _minibatch_epoch(trainable, opt, sampler, x_anime, weight, progress, epoch)
+            loss_value, train_rmse = _minibatch_epoch(trainable, opt, sampler, x_anime, weight, scale, progress, epoch)
         else:
-            loss_value, train_rmse = _full_batch_epoch(trainable, opt, train_eli, train_y, weight)
+            loss_value, train_rmse = _full_batch_epoch(trainable, opt, train_eli, train_y, weight, scale)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         step_times.append(time.perf_counter() - t0)
@@ -169,7 +169,7 @@ def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True) -> 
             continue
         model.eval()
         with torch.no_grad():
-            val_pred = runner(val_eli).clamp(RATING_MIN, RATING_MAX)
+            val_pred = runner(val_eli).clamp(scale.lo, scale.hi)
             row["val_rmse"] = val_rmse = float(torch.sqrt(((val_pred - val_y) ** 2).mean()))
         if val_rmse < best[0]:
             best = (val_rmse, epoch)

@@ -76,7 +76,7 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int) -> di
     def objective(trial):
         cfg = {opt: dim.suggest(trial, opt) for opt, dim in sorted(spec.search.items())}
         t0 = time.perf_counter()
-        val = build(name, ctx, override=cfg).fit(data, seed).test(data.val)["rmse"]
+        val = build(name, ctx, override=cfg).fit(data, seed).test(data.val, data.scale)["rmse"]
         results.append({"trial": trial.number, "params": cfg, "val_rmse": val,
                         "seconds": round(time.perf_counter() - t0, 2)})
         log.info("tune %s trial %d/%d %s: val RMSE %.4f", name, trial.number + 1, trials, cfg, val)
@@ -115,6 +115,8 @@ def split_data(paths, protocol: str = "random") -> SplitData:
             cache["text"] = text["synopsis"].fillna("").tolist()
         return cache["text"]
 
+    from hybridrec.metrics import read_scale  # noqa: PLC0415
+
     parts = {s: split_df.loc[split_df["split"] == s].reset_index(drop=True) for s in ("train", "val", "test")}
     return SplitData(parts["train"], parts["val"], parts["test"], int(split_df["user_idx"].max()) + 1,
-                     int(split_df["anime_idx"].max()) + 1, graph_inputs, item_text)
+                     int(split_df["anime_idx"].max()) + 1, graph_inputs, item_text, read_scale(paths))

@@ -42,10 +42,11 @@ def run(p, protocol: str) -> None:
             baselines.add(name)
     source = source_of(p)
     oracle_pred = source.oracle(test)  # the split keeps user_id / anime_id beside the indices
-    oracle = None if oracle_pred is None else metrics.rating_metrics(oracle_pred, test["rating"].to_numpy())
+    scale = metrics.read_scale(paths)
+    oracle = None if oracle_pred is None else metrics.rating_metrics(oracle_pred, test["rating"].to_numpy(), scale)
     tuning = io.read_json(paths.tuning(protocol))["models"]
     res = comparison.build(runs, preds, test, split.loc[split["split"] == "train"], p, tuning, oracle, baselines,
-                           metrics.RATING_MIN, metrics.RATING_MAX)
+                           scale.lo, scale.hi)
     io.write_json(paths.comparison(protocol),
                   comparison.metrics_json(res, runs, provenance(p, protocol=protocol, split_sha256=sha,
                                                                 device=recorded_runs["provenance"].get("device"))))

@@ -1,5 +1,5 @@
 """Stage `evaluate`: the paper model's best-validation checkpoint on train/val/test - RMSE and MAE (clamped
-to 1..10), accuracy (rounded prediction == rating), within-1 accuracy, every candidate reading of the paper's
+to the rating scale), accuracy (rounded prediction == rating), within-1 accuracy, every candidate reading of the paper's
 "loss" - plus top-k recommendations for the `evaluate.show_users` (paper Figure 3). The model's settings
 (features, device...) are the ones stored in the checkpoint, never re-read from params.yaml.
 
@@ -33,8 +33,8 @@ def run(p) -> None:
     for s in SPLITS:
         eli, y = inputs.edges[s]
         pred = predict(runner, eli)
-        out[s] = metrics.rating_metrics(pred, y.numpy())
-        readings[s] = metrics.loss_readings(pred, y.numpy(), ckpt.weights)
+        out[s] = metrics.rating_metrics(pred, y.numpy(), inputs.scale)
+        readings[s] = metrics.loss_readings(pred, y.numpy(), ckpt.weights, inputs.scale)
         frames.append(pd.DataFrame({"user_idx": eli[0].numpy(), "anime_idx": eli[1].numpy(), "split": s,
                                     "rating": y.numpy(), "pred": pred}))
     out["loss_readings"] = readings

@@ -19,11 +19,13 @@ log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
-    src = source_of(p).raw_dir()
+    source = source_of(p)
+    src = source.raw_dir()
     ratings_path, synopsis_path = src / data.RATINGS_FILE, src / data.SYNOPSIS_FILE
-    ratings = data.load_ratings(ratings_path)
+    ratings = data.load_ratings(ratings_path, source.explicit_scale())
     synopses = data.load_synopses(synopsis_path, p.preprocess.missing_synopsis_prefix)
     meta = data.load_anime_meta(src / data.ANIME_FILE)
+    scale, scale_from = source.rating_scale(ratings)  # every input checked first
     pre = preprocess(ratings, synopses, ratings_path, synopsis_path)
     stats = pre.stats
     if meta is not None:
@@ -34,7 +36,8 @@ def run(p) -> None:
             stats["anime_types"] = {str(k): int(v) for k, v in
                                     pre.anime["anime_id"].map(type_of).fillna("?").value_counts().items()}
     stats["inputs"] = {f: io.sha256_file(src / f) for f in (data.RATINGS_FILE, data.SYNOPSIS_FILE)}
-    stats["provenance"] = provenance(p)
+    stats["rating_scale"], stats["rating_scale_from"] = [scale.lo, scale.hi], scale_from
+    stats["provenance"] = provenance(p, rating_scale=[scale.lo, scale.hi])
     paths = Paths(p.data.name)
     onehot = pd.DataFrame(pre.onehot, columns=pre.genres)
     onehot.insert(0, "anime_id", pre.anime["anime_id"].to_numpy())

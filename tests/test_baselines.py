@@ -46,7 +46,7 @@ def test_surprise_scores_match_surprise_predict(tiny, algo):
 @pytest.mark.parametrize("algo", sorted(ALGORITHMS))
 def test_interface_and_score_matrix(tiny, algo):
     model = SurprisePredictor(algo, OPTIONS.get(algo, {})).fit(tiny, seed=1)
-    m = model.test(tiny.test)
+    m = model.test(tiny.test, tiny.scale)
     assert set(m) == {"rmse", "mae", "accuracy", "within1", "n"} and m["n"] == len(tiny.test)
     full = model.score_matrix(tiny.n_users, tiny.n_anime)
     assert full.shape == (tiny.n_users, tiny.n_anime)

@@ -59,7 +59,7 @@ def test_scores_match_cornac_score(tiny, algo):
     full = model.score_matrix(tiny.n_users, tiny.n_anime)
     assert full.shape == (tiny.n_users, tiny.n_anime)
     assert np.allclose(full[tiny.test["user_idx"], tiny.test["anime_idx"]], model.predict(tiny.test))
-    m = model.test(tiny.test)
+    m = model.test(tiny.test, tiny.scale)
     assert set(m) == {"rmse", "mae", "accuracy", "within1", "n"} and m["n"] == len(tiny.test)
 
 

@@ -45,10 +45,14 @@ def test_fractional_id(tmp_path):
 
 
 def test_rating_out_of_range(tmp_path):
+    from hybridrec.metrics import MAL
+
     with pytest.raises(DataError, match=r"row 3, column 'rating': rating 11 is outside 1-10"):
-        load_ratings_text(tmp_path, "user_id,anime_id,rating\n0,1,9\n0,2,7\n0,3,11\n")
+        data.load_ratings(write(tmp_path / "a.csv", "user_id,anime_id,rating\n0,1,9\n0,2,7\n0,3,11\n"), MAL)
     with pytest.raises(DataError, match=r"rating 0 is outside 1-10"):
-        load_ratings_text(tmp_path, "user_id,anime_id,rating\n0,1,0\n")
+        data.load_ratings(write(tmp_path / "b.csv", "user_id,anime_id,rating\n0,1,0\n"), MAL)
+    with pytest.raises(DataError, match=r"rating -1 is negative"):  # auto scale: any rating >= 0
+        load_ratings_text(tmp_path, "user_id,anime_id,rating\n0,1,-1\n")
 
 
 def test_rating_not_numeric(tmp_path):

@@ -30,8 +30,8 @@ def constructed():
     runs = {}
     for name, pr in preds.items():
         runs[name] = {"label": name, "kind": "global_mean", "deterministic": False, "settings": {},
-                      "runs": [{"seed": s, "fit_seconds": 0.1, "val": metrics.rating_metrics(pr[s], rating),
-                                "test": metrics.rating_metrics(pr[s], rating),
+                      "runs": [{"seed": s, "fit_seconds": 0.1, "val": metrics.rating_metrics(pr[s], rating, metrics.MAL),
+                                "test": metrics.rating_metrics(pr[s], rating, metrics.MAL),
                                 "ranking": {"precision": 0.1, "recall": 0.1, "ndcg": 0.1, "popularity_spearman": 0.2}}
                                for s in range(SEEDS)]}
     models = {n: {"kind": "global_mean", "label": n} for n in preds}

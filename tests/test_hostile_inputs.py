@@ -346,7 +346,7 @@ def test_unreadable_file_real(tmp_path):
 
 
 @pytest.mark.parametrize("section,key,value", [
-    ("train", "lr", float("nan")), ("train", "lr", float("inf")), ("evaluate", "relevant_threshold", float("inf")),
+    ("train", "lr", float("nan")), ("train", "lr", float("inf")), ("evaluate", "relevant_share", float("inf")),
     ("synthetic", "noise_sd", float("nan")), ("compare", "alpha", float("nan"))])
 def test_params_refuse_non_finite_floats(section, key, value):
     with pytest.raises(ParamsError, match=rf"{section}.{key} = (nan|inf): must be a finite number"):

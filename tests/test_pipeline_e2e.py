@@ -54,7 +54,7 @@ def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path):
     raw = write(tmp_path / "raw" / "rating_complete.csv", "user_id,anime_id,rating\n0,1,9\n0,1,12\n")
     write(tmp_path / "raw" / "anime_with_synopsis.csv", 'MAL_ID,Name,Score,Genres,sypnopsis\n1,A,8,"Drama","x y"\n')
     root = copy_project(tmp_path / "proj", deep_update(TINY, {"data": {"source": "kaggle", "dir": str(raw.parent),
-                                                                        "name": "bad"}}))
+                                                                        "name": "bad", "rating_scale": [1, 10]}}))
     out = subprocess.run([sys.executable, "stages/preprocess.py"], cwd=root, capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in out.stderr
@@ -76,23 +76,24 @@ def test_identical_metrics_twice_from_scratch_even_after_a_kill(repro, tmp_path)
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        if "Running stage 'tune'" in line:
+        if "Running stage 'compare@random'" in line:
             break
     import time
 
     time.sleep(2.0)  # let the stage get going, then kill it hard (and DVC with it)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert any("Running stage 'tune'" in l for l in seen), "".join(seen)[-2000:]
+    assert any("Running stage 'compare@random'" in l for l in seen), "".join(seen)[-2000:]
     for f in (b / "reports").rglob("*.json"):
         json.loads(f.read_text())  # whatever exists under its final name is complete
-    assert not (b / "reports" / "synthetic" / "comparison.json").exists()
+    assert not (b / "reports" / "synthetic" / "random" / "comparison.json").exists()
 
     again = dvc(b, "repro")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     leftovers = [p for d in ("data", "models", "reports") for p in (b / d).rglob(".*.partial-*")]
     assert not leftovers, leftovers
-    for rel in ("reports/synthetic/metrics.json", "reports/synthetic/comparison.json"):
+    for rel in ("reports/synthetic/metrics.json", "reports/synthetic/random/comparison.json",
+                "reports/synthetic/cold_items/comparison.json"):
         ma, mb = json.loads((a / rel).read_text()), json.loads((b / rel).read_text())
         if "provenance" in ma:  # the same except where each project lives
             ma["provenance"]["params"]["data"] = mb["provenance"]["params"]["data"] = None

@@ -57,7 +57,7 @@ def test_budget_seeded_and_validation_only(data):
     for t in out["trials"]:  # every value drawn inside its space, and scored on validation
         assert 2 <= t["params"]["n_factors"] <= 40 and 0.001 <= t["params"]["reg_all"] <= 1.0
         model = zoo.build("svd", ctx, override=t["params"]).fit(data, 3)
-        assert model.test(data.val)["rmse"] == pytest.approx(t["val_rmse"])
+        assert model.test(data.val, data.scale)["rmse"] == pytest.approx(t["val_rmse"])
     again = zoo.tune("svd", ctx, data, trials=7, seed=3)["trials"]  # seeded: the same trials (times aside)
     assert [(t["params"], t["val_rmse"]) for t in again] == [(t["params"], t["val_rmse"]) for t in out["trials"]]
     assert out["trials"][0]["params"] == {"n_factors": 40, "reg_all": 0.02}  # the defaults first (100 -> 40 clipped)

@@ -37,7 +37,8 @@ def main(argv=None) -> None:
     sampler = _RssSampler()
     model, runner = build(inputs, cfg, args.device)
     eli, y = (t.to(args.device) for t in inputs.edges["train"])
-    w = torch.tensor(class_weights(inputs.edges["train"][1].numpy()), dtype=torch.float32, device=args.device)
+    w = torch.tensor(class_weights(inputs.edges["train"][1].numpy(), inputs.scale), dtype=torch.float32,
+                     device=args.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     for _ in range(2):
         opt.zero_grad()

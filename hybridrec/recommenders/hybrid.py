@@ -172,14 +172,13 @@ class HybridPredictor(RatingPredictor):
         import torch  # noqa: PLC0415
 
         from hybridrec.device import resolve_device  # noqa: PLC0415
-        from hybridrec.metrics import RATING_MAX, RATING_MIN  # noqa: PLC0415
         from hybridrec.model import Aggregation  # noqa: PLC0415
 
         cfg = self.cfg
         device = resolve_device(cfg.device)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        self.lo, self.hi = RATING_MIN, RATING_MAX
+        self.lo, self.hi = data.scale.lo, data.scale.hi
         tr = data.train
         u = torch.tensor(tr["user_idx"].to_numpy(), dtype=torch.long)
         i = torch.tensor(tr["anime_idx"].to_numpy(), dtype=torch.long)

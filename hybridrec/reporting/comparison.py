@@ -12,7 +12,7 @@ import numpy as np
 
 from hybridrec import io, metrics, stats
 from hybridrec.reporting.common import save_figure, table
-from hybridrec.reporting.replication import PAPER
+from hybridrec.reporting.replication import PAPER, mean_jaccard
 
 COLUMNS = [("rmse", "test RMSE", "min"), ("mae", "test MAE", "min"), ("accuracy", "accuracy", "max"),
            ("within1", "within-1", "max"), ("precision", "P@k", "max"), ("recall", "R@k", "max"),
@@ -30,13 +30,6 @@ def aggregate(run: dict) -> dict:
     out["val_rmse"] = stats.summarize([r["val"]["rmse"] for r in run["runs"]])
     out["fit_seconds"] = stats.summarize([r["fit_seconds"] for r in run["runs"]])
     return out
-
-
-def mean_jaccard(lists) -> float:
-    """Mean pairwise Jaccard overlap of top-k lists (1: everyone gets the same list; NaN for fewer than 2)."""
-    sets = [set(x) for x in lists]
-    pairs = [len(a & b) / len(a | b) for i, a in enumerate(sets) for b in sets[i + 1:] if a | b]
-    return float(np.mean(pairs)) if pairs else float("nan")
 
 
 def top_lists(run: dict) -> dict:
@@ -89,7 +82,7 @@ def build(runs: dict, preds: dict, test, train, p, tuning: dict, oracle: dict | 
                      and features[t["a"]]]
     return {"models": agg, "reference": ref, "ours": ours if ours in runs else None, "best_baseline": best_base,
             "tests": tests, "buckets": degree_buckets(errors, preds, test, train, p, lo, hi), "oracle": oracle,
-            "tuning": tuning, "baselines": sorted(baselines), "features": features,
+            "tuning": tuning, "baselines": sorted(baselines), "features": features, "scale": (lo, hi),
             "content": content_by_degree(content_pairs, preds, test, train, p, lo, hi)}
 
 
@@ -305,7 +298,7 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_info: di
          f"- One split for every model: `data/{p.data.name}/split/{protocol}.parquet` (sha256 "
          f"`{split_info['sha256'][:16]}…`): {counts['train']:,} training, {counts['val']:,} validation and "
          f"{counts['test']:,} test ratings. Train on train, tune on validation, report test. Predictions clamped to "
-         "the rating range for every model.", protocol_line,
+         f"the rating range ({res['scale'][0]:g}..{res['scale'][1]:g}) for every model.", protocol_line,
          f"- Seeds {list(c.seeds)} change model initialisation/sampling (not the split); deterministic models "
          "(det.) run once. Cells: mean ± std over seeds.",
          f"- Tuning: every tunable model gets the same budget, {c.tuning_trials} fits chosen by Optuna's TPE sampler "
@@ -313,7 +306,9 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_info: di
          "decades; they contain the library defaults). The paper preset is *not* tuned (it is the replication); "
          "ablations start from their base model's tuned settings and change one thing.",
          f"- Ranking: for each test user, every anime not rated in training or validation is ranked (full ranking); "
-         f"relevant = test rating >= {p.evaluate.relevant_threshold}; averaged over users with a relevant test rating. "
+         f"relevant = test rating >= {res['scale'][1] - p.evaluate.relevant_share * (res['scale'][1] - res['scale'][0]):g} "
+         f"(the top {p.evaluate.relevant_share:.0%} of the rating scale {res['scale'][0]:g}..{res['scale'][1]:g}); "
+         "averaged over users with a relevant test rating. "
          "popularity ρ: Spearman correlation between a model's mean score per anime and the anime's number of "
          "training ratings.",
          f"- Statistics: ΔRMSE (A - B) = mean over seeds of the per-seed test RMSE difference (the table's means), "
@@ -418,7 +413,7 @@ def recommendations_section(res, runs, p, anime, users) -> list[str]:
     ours = res["ours"]
     if ours and anime is not None:
         names = anime.set_index("anime_idx")
-        lo, hi = metrics.RATING_MIN, metrics.RATING_MAX
+        lo, hi = res["scale"]
         for u, items in top_lists(runs[ours]).items():
             trows = [[i + 1, names.at[a, "name"], str(names.at[a, "genres"]).replace("|", ", "), f"{s:.3f}"]
                      for i, (a, s) in enumerate(items)]

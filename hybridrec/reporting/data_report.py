@@ -62,14 +62,19 @@ def write(out_dir: Path, p, pre_stats: dict, sub_stats: dict, ratings: pd.DataFr
         lines += [f"Of the anime rated but absent from the synopsis file, "
                   f"{pre_stats['absent_from_synopsis_but_in_anime_csv']} are listed in anime.csv.", ""]
 
-    ref = np.asarray(MAL_RATING_SHARES) / np.sum(MAL_RATING_SHARES)
-    counts = sub["rating"].value_counts().reindex(range(1, 11), fill_value=0)
-    hist_rows = [[k, int(counts[k]), counts[k] / counts.sum(), ref[k - 1]] for k in range(1, 11)]
+    lo, hi = pre_stats.get("rating_scale", [1, 10])
+    values = list(range(int(lo), int(hi) + 1))
+    mal = (lo, hi) == (1, 10)  # MyAnimeList's shares only stand beside data on its scale
+    ref = np.asarray(MAL_RATING_SHARES) / np.sum(MAL_RATING_SHARES) if mal else np.full(len(values), np.nan)
+    counts = sub["rating"].value_counts().reindex(values, fill_value=0)
+    hist_rows = [[k, int(counts[k]), counts[k] / counts.sum(), ref[i] if mal else "–"] for i, k in enumerate(values)]
     lines += ["## Rating histogram (subset)", "",
               table(hist_rows, ["rating", "count", "share", "MyAnimeList share"]), "",
-              f"Total-variation distance to MyAnimeList's histogram: subset "
-              f"{rating_tv_distance(sub['rating']):.4f}, all merged ratings {rating_tv_distance(ratings['rating']):.4f}; "
-              f"mean rating {sub['rating'].mean():.2f} (MAL sample: 7.59).", ""]
+              (f"Total-variation distance to MyAnimeList's histogram: subset "
+               f"{rating_tv_distance(sub['rating']):.4f}, all merged ratings {rating_tv_distance(ratings['rating']):.4f}; "
+               f"mean rating {sub['rating'].mean():.2f} (MAL sample: 7.59)." if mal else
+               f"Rating scale {lo:g}..{hi:g} ({pre_stats.get('rating_scale_from', '?')}): not MyAnimeList's 1..10, so "
+               f"its shares are not shown beside; mean rating {sub['rating'].mean():.2f}."), ""]
 
     shape = shape_stats(ratings, anime)
     shape_rows = [[k, fmt(v, 2), fmt(MAL_REFERENCE[k], 2)] for k, v in shape.items()]
@@ -93,9 +98,10 @@ def write(out_dir: Path, p, pre_stats: dict, sub_stats: dict, ratings: pd.DataFr
     ax.set_title(f"Ratings given by each user ({p.data.name}; paper Figure 1)")
     save_figure(fig, out_dir / "ratings_per_user.png")
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.bar(np.arange(1, 11) - 0.2, counts.to_numpy() / counts.sum(), width=0.4, label=p.data.name)
-    ax.bar(np.arange(1, 11) + 0.2, ref, width=0.4, label="MyAnimeList")
-    ax.set_xticks(range(1, 11))
+    ax.bar(np.asarray(values) - 0.2, counts.to_numpy() / counts.sum(), width=0.4, label=p.data.name)
+    if mal:
+        ax.bar(np.asarray(values) + 0.2, ref, width=0.4, label="MyAnimeList")
+    ax.set_xticks(values)
     ax.set_xlabel("rating")
     ax.set_ylabel("share")
     ax.legend()
