@@ -27,6 +27,9 @@ def register(sub) -> None:
     g.add_argument("--dataset", default=None, help="data set name (default: data.name from params.yaml)")
     g.add_argument("--source", action="append", choices=["metrics", "comparison"],
                    help="which metrics file(s) to gate (repeatable; default: all the reference holds)")
+    g.add_argument("--only", action="append", default=[], metavar="GLOB",
+                   help="gate only the metrics matching this glob (repeatable), e.g. 'comparison.random.hybrid.*' when "
+                        "a run compared fewer models than the reference holds")
     g.add_argument("--update", action="store_true",
                    help="write the current metrics as the new reference instead of checking (on purpose only)")
     g.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
@@ -153,6 +156,15 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
     reference = {k: v for k, v in reference.items() if k.split(".", 1)[0] in sources}
     now = gate.collect(report_dir, sources, devices)
     gate.check_device(gate.reference_device(report_dir), devices)
+    if args.only:
+        import fnmatch  # noqa: PLC0415
+
+        def keep(m):
+            return any(fnmatch.fnmatch(m, g) for g in args.only)
+
+        reference, now = {k: v for k, v in reference.items() if keep(k)}, {k: v for k, v in now.items() if keep(k)}
+        if not reference:
+            raise UserError(f"--only {' '.join(args.only)}: matches none of the reference metrics")
     rows = gate.compare(reference, now, p.gate.rules)
     gate.check_gated(rows, p.gate.rules, set(reference) | set(now), report_dir)
     print(gate.render(rows))

@@ -372,6 +372,9 @@ def data_name_problem(name) -> str | None:
     return None
 
 
+MIN_BATCH = 64  # smallest useful mini-batch (ratings)
+
+
 def _check_values(p: Params) -> None:
     def positive(key, v):
         if v <= 0:
@@ -407,6 +410,10 @@ def _check_values(p: Params) -> None:
         if not isinstance(device, str) or not DEVICE.fullmatch(device):
             raise ParamsError(f"params.yaml: {key} = {device!r}: must be auto, cpu, cuda or cuda:N")
     t = p.train
+    if 0 < t.batch_size < MIN_BATCH:
+        raise ParamsError(f"params.yaml: train.batch_size = {t.batch_size}: a mini-batch of fewer than {MIN_BATCH} "
+                          "ratings makes an epoch one sampled subgraph per few ratings (batch_size 1 took over 300 s "
+                          f"for 1.1k ratings); use 0 (full batch) or >= {MIN_BATCH}")
     if t.batch_size > 0 and t.conv != "sage":
         raise ParamsError(f"params.yaml: train.conv = {t.conv!r} with train.batch_size = {t.batch_size}: mini-batch "
                           "training implements sage only (use train.batch_size: 0 for full batch)")

@@ -59,6 +59,10 @@ class DataSource:
         """Lines that open a replication report on this source."""
         return []
 
+    def content_ceiling(self, split, scale) -> dict | None:
+        """How much an anime's true content could help on this split (synthetic data only, see there)."""
+        return None
+
     def anchors(self) -> list[str]:
         """Lines that set the comparison beside published measurements on this source."""
         return []
@@ -88,6 +92,33 @@ class SyntheticSource(DataSource):
 
     def oracle(self, pairs: pd.DataFrame) -> np.ndarray:
         return synthetic.oracle_predictions(pairs, self.dir / synthetic.GROUND_TRUTH_FILE)
+
+    def content_ceiling(self, split, scale, lam: float = 10.0) -> dict:
+        """Test RMSE of the global mean + a shrunk user bias, and of the same plus a per-user ridge regression
+        (``lam``) on each anime's *true* dominant theme, which only the generator knows: the most any content
+        feature that recovers the themes perfectly could add on this split."""
+        gen = self.generator()
+        themes = gen["themes"]
+        theme_of = {int(a): themes.index(t) for a, t in gen["anime_dominant_theme"].items()}
+        tr, te = split.loc[split["split"] == "train"], split.loc[split["split"] == "test"]
+        onehot = {}
+        for idx, aid in zip(split["anime_idx"], split["anime_id"]):
+            onehot[int(idx)] = np.eye(len(themes))[theme_of[int(aid)]]
+        mu = tr["rating"].mean()
+        n_u = tr.groupby("user_idx").size()
+        bu = (tr.groupby("user_idx")["rating"].sum() - mu * n_u) / (n_u + 5.0)
+        base = mu + bu.reindex(te["user_idx"]).fillna(0.0).to_numpy()
+        pred = base.copy()
+        users_te = te["user_idx"].to_numpy()
+        for u, g in tr.groupby("user_idx"):
+            x = np.stack([onehot[int(a)] for a in g["anime_idx"]])
+            w = np.linalg.solve(x.T @ x + lam * np.eye(len(themes)), x.T @ (g["rating"].to_numpy() - mu - bu[u]))
+            rows = np.flatnonzero(users_te == u)
+            if len(rows):
+                pred[rows] += np.stack([onehot[int(a)] for a in te["anime_idx"].to_numpy()[rows]]) @ w
+        rating = te["rating"].to_numpy(np.float64)
+        rmse = lambda p_: float(np.sqrt(np.mean((scale.clamp(p_) - rating) ** 2)))  # noqa: E731
+        return {"mean_user_bias": rmse(base), "true_theme_ridge": rmse(pred), "lambda": lam}
 
     def report_note(self) -> list[str]:
         return ["> Data: the embedded **synthetic** MAL-like data set (planted ground truth), not the paper's data. "

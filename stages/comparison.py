@@ -47,6 +47,8 @@ def run(p, protocol: str) -> None:
     tuning = io.read_json(paths.tuning(protocol))["models"]
     res = comparison.build(runs, preds, test, split.loc[split["split"] == "train"], p, tuning, oracle, baselines,
                            scale.lo, scale.hi)
+    # what content can add at most, where the anime are unseen (on the random split their ratings say more)
+    res["content_ceiling"] = source.content_ceiling(split, scale) if protocol == "cold_items" else None
     io.write_json(paths.comparison(protocol),
                   comparison.metrics_json(res, runs, provenance(p, protocol=protocol, split_sha256=sha,
                                                                 device=recorded_runs["provenance"].get("device"))))

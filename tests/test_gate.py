@@ -158,3 +158,16 @@ def test_help():
     out = subprocess.run([sys.executable, "-m", "hybridrec.cli", "check-metrics", "--help"], capture_output=True,
                          text=True)
     assert out.returncode == 0 and "--update" in out.stdout
+
+
+def test_only_gates_the_selected_models(full):
+    root, rep = full
+    c = json.loads((rep / "random" / "comparison.json").read_text())
+    del c["models"]["sage_tuned"]  # a run that compared fewer models
+    (rep / "random" / "comparison.json").write_text(json.dumps(c))
+    assert check(root).returncode == 1  # everything gated: sage_tuned is MISSING
+    out = check(root, "--only", "metrics.*", "--only", "comparison.random.hybrid.*")
+    assert out.returncode == 0 and "sage_tuned" not in out.stdout, out.stdout + out.stderr
+    set_comparison(rep, "hybrid", "rmse", 0.99 * 1.02)
+    assert check(root, "--only", "comparison.random.hybrid.*").returncode == 1
+    assert check(root, "--only", "nothing.*").returncode == 2

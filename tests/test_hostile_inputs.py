@@ -559,3 +559,15 @@ def test_output_folder_follows_the_umask(tmp_path, umask, mode):
         os.umask(old)
     assert oct(stat.S_IMODE((tmp_path / "folder").stat().st_mode)) == oct(mode)
     assert oct(stat.S_IMODE((tmp_path / "folder" / "c.txt").stat().st_mode)) == oct(mode & 0o666)
+
+
+def test_params_refuse_a_useless_batch_size():
+    with pytest.raises(ParamsError, match=r"train.batch_size = 1: a mini-batch of fewer than 64"):
+        params.parse(raw_params(train={"batch_size": 1}))
+    params.parse(raw_params(train={"batch_size": 64}))
+
+
+@pytest.mark.parametrize("split", [{"val": 0.0}, {"test": 0.0}, {"val": 0.6, "test": 0.5}])
+def test_params_refuse_splits_that_leave_a_part_empty(split):
+    with pytest.raises(ParamsError, match=r"split.val and split.test must be fractions in \(0, 1\)"):
+        params.parse(raw_params(split=split))

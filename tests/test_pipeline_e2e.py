@@ -50,6 +50,20 @@ def test_second_repro_is_a_noop(repro):
     assert "up to date" in status.stdout, status.stdout
 
 
+def test_every_input_file_is_a_dependency(repro):
+    """Editing anime.csv (optional, so no file dep of its own) re-runs preprocess: the data folder is the dep."""
+    root, _ = repro
+    meta = root / "data" / "synthetic" / "raw" / "anime.csv"
+    original = meta.read_bytes()
+    try:
+        meta.write_bytes(original.replace(b"TV", b"Movie", 1))
+        status = dvc(root, "status", "preprocess")
+        assert "changed deps" in status.stdout and "data/synthetic/raw" in status.stdout, status.stdout
+    finally:
+        meta.write_bytes(original)
+    assert "up to date" in dvc(root, "status", "preprocess").stdout
+
+
 def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path):
     raw = write(tmp_path / "raw" / "rating_complete.csv", "user_id,anime_id,rating\n0,1,9\n0,1,12\n")
     write(tmp_path / "raw" / "anime_with_synopsis.csv", 'MAL_ID,Name,Score,Genres,sypnopsis\n1,A,8,"Drama","x y"\n')
