@@ -102,3 +102,58 @@ class RatingPredictor:
         users = np.repeat(np.arange(n_users), n_anime)
         anime = np.tile(np.arange(n_anime), n_users)
         return np.asarray(self.score(users, anime), np.float64).reshape(n_users, n_anime)
+
+
+class ConfiguredFamily(RatingPredictor):
+    """A family whose settings are one params.yaml section (a typed dataclass, e.g. `train`) that each entry
+    overrides with ``options``; ``base: <name>`` starts from another entry's options and *tuned* settings, so
+    an ablation changes one thing and keeps everything else."""
+
+    section = ""  # the params.yaml section
+    config_type: type = object  # its dataclass in hybridrec.params
+    spec_keys = ("options", "search", "base")
+
+    def __init__(self, cfg, label: str):
+        self.cfg, self.name = cfg, label
+
+    @classmethod
+    def check_spec(cls, spec, key: str) -> None:
+        import typing  # noqa: PLC0415
+
+        from hybridrec.errors import ParamsError  # noqa: PLC0415
+        from hybridrec.params import check_type  # noqa: PLC0415
+
+        hints = typing.get_type_hints(cls.config_type)
+        for opt, values in [(o, [v]) for o, v in spec.options.items()] + [(o, d.values()) for o, d in spec.search.items()]:
+            if opt not in hints:
+                raise ParamsError(f"params.yaml: {key}: unknown {cls.section} option {opt!r} "
+                                  f"(known: {', '.join(sorted(hints))})")
+            for v in values:
+                check_type(v, hints[opt], f"{key}.{opt}")
+
+    @classmethod
+    def from_spec(cls, spec, ctx, override: dict | None = None):
+        import dataclasses  # noqa: PLC0415
+
+        from hybridrec.errors import ParamsError  # noqa: PLC0415
+        from hybridrec.params import check_type  # noqa: PLC0415
+
+        overrides = {}
+        if spec.base:
+            overrides.update(ctx.models[spec.base].options)
+            overrides.update(ctx.tuned.get(spec.base, {}))
+        overrides.update(spec.options)
+        overrides.update(ctx.tuned.get(spec.name, {}))
+        overrides.update(override or {})
+        raw = {**dataclasses.asdict(getattr(ctx.params, cls.section)), **overrides}
+        try:
+            cfg = check_type(raw, cls.config_type, cls.section)
+        except ParamsError as e:
+            raise ParamsError(f"{e} (in compare.models.{spec.name})") from None
+        return cls(cfg, spec.label)
+
+    def settings(self) -> dict:
+        import dataclasses  # noqa: PLC0415
+
+        return dataclasses.asdict(self.cfg)
+

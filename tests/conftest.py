@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO.parent / "shared" / "data" / "mal2020-sample"
 
 TINY = {
+    # the data section of the default (tests do not depend on which data set params.yaml points at)
+    "data": {"name": "synthetic", "source": "synthetic", "dir": "data/synthetic/raw", "download": False,
+             "rating_scale": "auto"},
     "synthetic": {"n_users": 80, "n_anime": 120, "ratings_per_user_median": 20, "chunk_users": 50},
     "subset": {"n_users": 60},
     "train": {"epochs": 20, "hidden": 16},
@@ -139,3 +142,16 @@ def tiny_project(tmp_path_factory):
     finally:
         os.chdir(old)
     return root, p
+
+
+@pytest.fixture(scope="module")
+def project(tiny_project):
+    """The tiny project as the working directory for a module's tests: (root, params)."""
+    import os
+
+    root, p = tiny_project
+    old = os.getcwd()
+    os.chdir(root)
+    yield root, p
+    os.chdir(old)
+

@@ -2,7 +2,6 @@
 damaged weights, and is byte-identical for identical training."""
 
 import dataclasses
-import os
 
 import pytest
 import torch
@@ -12,15 +11,6 @@ from hybridrec.errors import DataError
 from hybridrec.graph import load_inputs
 from hybridrec.params import Train
 from hybridrec.paths import Paths
-
-
-@pytest.fixture(scope="module")
-def project(tiny_project):
-    root, p = tiny_project
-    old = os.getcwd()
-    os.chdir(root)
-    yield root, p
-    os.chdir(old)
 
 
 def test_restores_a_typed_train_section(project):

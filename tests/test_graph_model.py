@@ -1,7 +1,6 @@
 """The paper's model: features, graph hygiene, training behaviour, determinism, fast == reference."""
 
 import copy
-import os
 
 import numpy as np
 import pytest
@@ -15,15 +14,6 @@ from hybridrec.paths import Paths
 from hybridrec.inference import predict
 from hybridrec.training import build, fit, weighted_mse
 from tests.conftest import replace
-
-
-@pytest.fixture(scope="module")
-def project(tiny_project):
-    root, p = tiny_project
-    old = os.getcwd()
-    os.chdir(root)
-    yield root, p
-    os.chdir(old)
 
 
 def inputs_for(p, features):

@@ -5,40 +5,18 @@ another gnn entry's *tuned* settings, so an ablation changes one thing and keeps
 from __future__ import annotations
 
 import dataclasses
-import typing
 
 import numpy as np
 
-from hybridrec.errors import ParamsError
-from hybridrec.params import Train, check_type
-from hybridrec.predictors import RatingPredictor, SplitData
+from hybridrec.params import Train
+from hybridrec.predictors import ConfiguredFamily, SplitData
 
 
-def train_config(base_train: Train, overrides: dict, name: str) -> Train:
-    raw = {**dataclasses.asdict(base_train), **overrides}
-    try:
-        return check_type(raw, Train, "train")
-    except ParamsError as e:
-        raise ParamsError(f"{e} (in compare.models.{name})") from None
-
-
-class GraphSAGEPredictor(RatingPredictor):
+class GraphSAGEPredictor(ConfiguredFamily):
     """The paper's GNN (any variant) behind the shared interface."""
 
     kind = "gnn"
-    spec_keys = ("options", "search", "base")
-
-    def __init__(self, cfg: Train, label: str):
-        self.cfg, self.name = cfg, label
-
-    @classmethod
-    def check_spec(cls, spec, key: str) -> None:
-        hints = typing.get_type_hints(Train)
-        for opt, values in [(o, [v]) for o, v in spec.options.items()] + [(o, d.values()) for o, d in spec.search.items()]:
-            if opt not in hints:
-                raise ParamsError(f"params.yaml: {key}: unknown train option {opt!r} (known: {', '.join(sorted(hints))})")
-            for v in values:
-                check_type(v, hints[opt], f"{key}.{opt}")
+    section, config_type = "train", Train
 
     @classmethod
     def describe(cls, spec) -> dict:
@@ -48,20 +26,6 @@ class GraphSAGEPredictor(RatingPredictor):
                                "(the `train` section's)"),
                 "unseen_item": "its own features through the layers' root weights, no neighbours (with identity "
                                "features: an untrained weight column, i.e. noise)"}
-
-    @classmethod
-    def from_spec(cls, spec, ctx, override: dict | None = None):
-        overrides = {}
-        if spec.base:
-            overrides.update(ctx.models[spec.base].options)
-            overrides.update(ctx.tuned.get(spec.base, {}))
-        overrides.update(spec.options)
-        overrides.update(ctx.tuned.get(spec.name, {}))
-        overrides.update(override or {})
-        return cls(train_config(ctx.train, overrides, spec.name), spec.label)
-
-    def settings(self) -> dict:
-        return dataclasses.asdict(self.cfg)
 
     def fit(self, data: SplitData, seed: int):
         from hybridrec.device import resolve_device  # noqa: PLC0415 (torch only when a GNN is fitted)

@@ -25,23 +25,14 @@ settings. Its ablations are entries with one of those changed.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
-import typing
 
 import numpy as np
 
 from hybridrec.errors import ParamsError
-from hybridrec.params import Hybrid, check_type
-from hybridrec.predictors import RatingPredictor, SplitData
-
-
-def hybrid_config(base: Hybrid, overrides: dict, name: str) -> Hybrid:
-    try:
-        return check_type({**dataclasses.asdict(base), **overrides}, Hybrid, "hybrid")
-    except ParamsError as e:
-        raise ParamsError(f"{e} (in compare.models.{name})") from None
+from hybridrec.params import Hybrid
+from hybridrec.predictors import ConfiguredFamily, SplitData
 
 
 def _module(n_users: int, n_items: int, content_dim: int, cfg: Hybrid):
@@ -119,26 +110,17 @@ def _module(n_users: int, n_items: int, content_dim: int, cfg: Hybrid):
     return HybridModel()
 
 
-class HybridPredictor(RatingPredictor):
+class HybridPredictor(ConfiguredFamily):
     """Ours: MF whose item side is learned + content and whose user side is propagated over the rating graph."""
 
     kind = "hybrid"
-    spec_keys = ("options", "search", "base")
-
-    def __init__(self, cfg: Hybrid, label: str):
-        self.cfg, self.name = cfg, label
+    section, config_type = "hybrid", Hybrid
 
     # --- the family ------------------------------------------------------------------------
     @classmethod
     def check_spec(cls, spec, key: str) -> None:
-        hints = typing.get_type_hints(Hybrid)
-        for opt, values in [(o, [v]) for o, v in spec.options.items()] + [(o, d.values()) for o, d in spec.search.items()]:
-            if opt not in hints:
-                raise ParamsError(f"params.yaml: {key}: unknown hybrid option {opt!r} (known: {', '.join(sorted(hints))})")
-            for v in values:
-                check_type(v, hints[opt], f"{key}.{opt}")
-        feats = spec.options.get("features")
-        if spec.options.get("item_embeddings") is False and feats == []:
+        super().check_spec(spec, key)
+        if spec.options.get("item_embeddings") is False and spec.options.get("features") == []:
             raise ParamsError(f"params.yaml: {key}: without item embeddings and without features an anime has no "
                               "representation")
 
@@ -152,20 +134,6 @@ class HybridPredictor(RatingPredictor):
         unseen = ("its content-based embedding and bias (no learned part)" if feats != [] else
                   "no content and no learned part: the global mean + the user's bias")
         return {"consumes": " + ".join(parts), "unseen_item": unseen}
-
-    @classmethod
-    def from_spec(cls, spec, ctx, override: dict | None = None):
-        overrides = {}
-        if spec.base:
-            overrides.update(ctx.models[spec.base].options)
-            overrides.update(ctx.tuned.get(spec.base, {}))
-        overrides.update(spec.options)
-        overrides.update(ctx.tuned.get(spec.name, {}))
-        overrides.update(override or {})
-        return cls(hybrid_config(ctx.hybrid, overrides, spec.name), spec.label)
-
-    def settings(self) -> dict:
-        return dataclasses.asdict(self.cfg)
 
     # --- the predictor ---------------------------------------------------------------------
     def fit(self, data: SplitData, seed: int):
