@@ -147,6 +147,7 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
     if args.update:
         now = gate.collect(report_dir, args.source, devices)
         gate.check_new_reference(now, p.gate.rules, report_dir)
+        now = {k: v for k, v in now.items() if gate.rule_for(k, p.gate.rules)}  # the reference holds gated metrics
         device = gate.device_of(devices, report_dir)
         path = gate.update_reference(report_dir, now, device)
         print(f"wrote {len(now)} reference metrics (made on {device}) to {path}; commit it")

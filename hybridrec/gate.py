@@ -166,7 +166,8 @@ def check_new_reference(now: dict, rules, where) -> None:
     """A run's metrics may become the reference only when they are finite and some rule gates them."""
     if not now:
         raise UserError(f"{where}: no metrics files to take as reference (run `dvc repro` first)")
-    bad = [f"{k}={v}" for k, v in now.items() if not math.isfinite(v)]
+    # a descriptive number no rule gates (e.g. a popularity correlation, undefined for a constant model) may be NaN
+    bad = [f"{k}={v}" for k, v in now.items() if not math.isfinite(v) and rule_for(k, rules)]
     if bad:
         raise UserError(f"{where}: metric(s) not finite, refusing them as reference: {', '.join(bad[:5])}"
                         f"{' ...' if len(bad) > 5 else ''}")

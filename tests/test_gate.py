@@ -171,3 +171,17 @@ def test_only_gates_the_selected_models(full):
     set_comparison(rep, "hybrid", "rmse", 0.99 * 1.02)
     assert check(root, "--only", "comparison.random.hybrid.*").returncode == 1
     assert check(root, "--only", "nothing.*").returncode == 2
+
+
+def test_reference_holds_gated_metrics_only(full):
+    root, rep = full
+    c = json.loads((rep / "random" / "comparison.json").read_text())
+    c["models"]["hybrid"]["popularity_spearman"] = float("nan")  # descriptive, not gated: may be undefined
+    (rep / "random" / "comparison.json").write_text(json.dumps(c))
+    assert check(root, "--update").returncode == 0
+    ref = json.loads((rep / "reference_metrics.json").read_text())["metrics"]
+    assert "comparison.random.hybrid.popularity_spearman" not in ref and "comparison.random.hybrid.rmse" in ref
+    c["models"]["hybrid"]["rmse"] = float("nan")  # a gated metric never becomes a NaN reference
+    (rep / "random" / "comparison.json").write_text(json.dumps(c))
+    out = check(root, "--update")
+    assert out.returncode == 2 and "comparison.random.hybrid.rmse=nan" in out.stderr
