@@ -111,6 +111,11 @@ def render(paths) -> list[str]:
     rows.append(["**total**"] + [f"**{d['total_seconds']:.1f}**" for d in runs])
     L += [table(rows, header, numparse=False), ""]
     for d in runs:
+        what = "; ".join(f"{len(ms)} models on protocol `{p}`" for p, ms in d.get("models", {}).items())
+        L.append(f"- {d['label']}: {what or 'no comparison'} ({d.get('date', '?')}, `dvc repro {' '.join(d.get('dvc_args', []))}`"
+                 f"{', workers: ' + str(d['workers']) if d.get('workers') else ''}).")
+    L.append("")
+    for d in runs:
         for protocol, models in d.get("models", {}).items():
             mrows = [[m["model"], f"{m['tune_seconds']:.1f}", m["fits"], f"{m['fit_seconds']:.1f}"]
                      for m in sorted(models, key=lambda m: -(m["tune_seconds"] + m["fit_seconds"]))]
