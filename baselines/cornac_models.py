@@ -218,7 +218,6 @@ class CornacPredictor(RatingPredictor):
 
     def _text_modality(self, data: SplitData, text_kw: dict, iid_map: dict):
         from cornac.data import TextModality  # noqa: PLC0415
-        from cornac.data.text import BaseTokenizer  # noqa: PLC0415
 
         if data.item_text is None:
             raise ValueError(f"{self.name} reads the synopses, but this split has no item_text")

@@ -110,7 +110,7 @@ def recommend_with(p, paths, name: str, user_id: int, k: int):
     import numpy as np  # noqa: PLC0415
     import pandas as pd  # noqa: PLC0415
 
-    from hybridrec import io, metrics, zoo  # noqa: PLC0415
+    from hybridrec import io, zoo  # noqa: PLC0415
     from hybridrec.recommend import user_index  # noqa: PLC0415
 
     if name not in p.compare.models:

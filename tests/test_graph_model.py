@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from hybridrec.graph import EDGE, REV_EDGE, load_inputs, train_graph
-from hybridrec.metrics import rating_metrics
 from hybridrec.model import FastGraphSAGE
 from hybridrec.params import Train
 from hybridrec.paths import Paths

@@ -1,7 +1,6 @@
 """Ours (the hybrid family): outputs bounded to the rating range by construction, a defined prediction for an
 anime without training ratings (its content), the ablations' switches, and seeded reproducibility."""
 
-import dataclasses
 import os
 
 import numpy as np

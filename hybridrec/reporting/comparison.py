@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hybridrec import io, metrics, stats
+from hybridrec import io, stats
 from hybridrec.reporting.common import save_figure, table
 from hybridrec.reporting.replication import PAPER, mean_jaccard
 
