@@ -25,7 +25,7 @@ def predict(runner, edge_label_index, batch: int = 1 << 21) -> np.ndarray:
     out = []
     for s in range(0, edge_label_index.size(1), batch):
         row, col = edge_label_index[:, s:s + batch].to(pu.device)
-        out.append(dec.combine(pu.index_select(0, row), pa.index_select(0, col)).float().cpu())
+        out.append(dec.combine_pairs(pu, pa, row, col).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
 
