@@ -69,6 +69,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=".benchmarks/pipeline.json", help="JSON to write (default: %(default)s)")
     ap.add_argument("--label", default="now", help="what this run is, e.g. before / after (default: %(default)s)")
     ap.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+    ap.add_argument("--note", default="", help="a sentence the timing page prints with this run (what to read "
+                                                "into it, e.g. how loaded the machine was)")
     ap.add_argument("dvc_args", nargs="*", help="arguments for dvc repro (after --)")
     args = ap.parse_args(argv)
     import yaml  # noqa: PLC0415
@@ -81,7 +83,7 @@ def main(argv=None) -> None:
                "models": model_times(Path("reports") / name), "data": name, "commit": commit or None,
                "date": time.strftime("%Y-%m-%d %H:%M"), "cpu_count": os.cpu_count(), "machine": platform.machine(),
                "python": platform.python_version(), "workers": os.environ.get("HYBRIDREC_WORKERS", "all cores"),
-               "dvc_args": args.dvc_args}
+               "dvc_args": args.dvc_args, "note": args.note}
     io.write_json(args.out, summary)
     print(json.dumps({k: summary[k] for k in ("label", "total_seconds", "commit")}), file=sys.stderr)
 
@@ -113,7 +115,8 @@ def render(paths) -> list[str]:
     for d in runs:
         what = "; ".join(f"{len(ms)} models on protocol `{p}`" for p, ms in d.get("models", {}).items())
         L.append(f"- {d['label']}: {what or 'no comparison'} ({d.get('date', '?')}, `dvc repro {' '.join(d.get('dvc_args', []))}`"
-                 f"{', workers: ' + str(d['workers']) if d.get('workers') else ''}).")
+                 f"{', workers: ' + str(d['workers']) if d.get('workers') else ''})."
+                 + (f" {d['note']}" if d.get("note") else ""))
     L.append("")
     for d in runs:
         for protocol, models in d.get("models", {}).items():
