@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hybridrec.errors import UserError
+from hybridrec.errors import one_line_errors
 from hybridrec.stage import setup_logging
 
 
@@ -21,11 +21,7 @@ def main(argv=None) -> None:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     setup_logging()
-    try:
-        rc = args.func(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    rc = one_line_errors(lambda: args.func(args))
     sys.exit(rc or 0)
 
 

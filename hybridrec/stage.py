@@ -1,14 +1,14 @@
 """The runner every DVC entry point in ``stages/`` uses: ``--params`` (and stage options) parsed, params.yaml
-loaded and checked, the stage function called, a user error printed as one line with exit status 2."""
+loaded and checked, the stage function called, a user error (or the operating system's refusal) printed as one
+line with exit status 2."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 
-from hybridrec.errors import UserError
+from hybridrec.errors import one_line_errors
 
 log = logging.getLogger("hybridrec")
 
@@ -19,7 +19,7 @@ def setup_logging():
 
 def stage(fn, doc: str, argv=None, options=()) -> None:
     """Run a DVC stage: parse ``--params`` (and ``options``: (flag, argparse kwargs) pairs, passed to ``fn``
-    as keyword arguments), call ``fn(params, ...)``, turn user errors into one line + exit 2."""
+    as keyword arguments), call ``fn(params, ...)``, turn user and OS errors into one line + exit 2."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     for flag, kwargs in options:
@@ -30,10 +30,5 @@ def stage(fn, doc: str, argv=None, options=()) -> None:
     from hybridrec import params as params_mod
 
     t0 = time.perf_counter()
-    try:
-        p = params_mod.load(args.params)
-        fn(p, **extra)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    one_line_errors(lambda: fn(params_mod.load(args.params), **extra))
     log.info("%s done in %.1f s", getattr(fn, "__name__", "stage"), time.perf_counter() - t0)

@@ -464,6 +464,54 @@ def test_timing_report_bad_fullscale_summary(tmp_path):
     assert cli(tmp_path, "timing-report", "cpu.json", "-o", str(out)).returncode == 0 and out.exists()
 
 
+
+def test_a_full_disk_is_one_line_and_keeps_the_previous_output(tmp_path, monkeypatch, capsys):
+    """The operating system refusing a write (ENOSPC on the final rename) ends in one line naming the file,
+    exit 2, the previous output intact and no temporary file left; HYBRIDREC_TRACEBACK=1 shows the traceback."""
+    import errno
+
+    from hybridrec import cli as cli_mod
+
+    bench = {"benchmarks": [{"name": "t", "extra_info": {"step": "embed", "dataset": "d", "device": "cpu"},
+                             "stats": {"median": 0.1, "iqr": 0.01, "rounds": 3}}]}
+    (tmp_path / "cpu.json").write_text(json.dumps(bench))
+    out = tmp_path / "timing.md"
+    out.write_text("# the committed report\n")
+    real_replace = os.replace
+
+    def full_disk(src, dst, *a, **k):
+        if str(dst).endswith("timing.md"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    argv = ["timing-report", str(tmp_path / "cpu.json"), "-o", str(out)]
+    with pytest.raises(SystemExit) as exit_:
+        cli_mod.main(argv)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith(f"error: {out}: No space left on device"), lines
+    assert out.read_text() == "# the committed report\n"
+    assert not list(tmp_path.glob(".timing.md.partial-*"))
+    monkeypatch.setenv("HYBRIDREC_TRACEBACK", "1")
+    with pytest.raises(OSError, match="No space left"):
+        cli_mod.main(argv)
+
+
+def test_a_stage_reports_an_os_error_as_one_line(monkeypatch, capsys, tmp_path):
+    from hybridrec.stage import stage
+
+    def fn(p):
+        raise PermissionError(13, "Permission denied", "data/synthetic/split")
+
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    with pytest.raises(SystemExit) as exit_:
+        stage(fn, "a stage", ["--params", str(params)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "error: data/synthetic/split: Permission denied")
+
 # --------------------------------------------------------------------------- 7. whole-folder replacement
 
 
