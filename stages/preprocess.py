@@ -37,7 +37,7 @@ def run(p) -> None:
                                     pre.anime["anime_id"].map(type_of).fillna("?").value_counts().items()}
     stats["inputs"] = {f: io.sha256_file(src / f) for f in (data.RATINGS_FILE, data.SYNOPSIS_FILE)}
     stats["rating_scale"], stats["rating_scale_from"] = [scale.lo, scale.hi], scale_from
-    stats["provenance"] = provenance(p, rating_scale=[scale.lo, scale.hi])
+    stats["provenance"] = provenance(p, rating_scale=[scale.lo, scale.hi], dataset_sha256=stats["inputs"])
     paths = Paths(p.data.name)
     onehot = pd.DataFrame(pre.onehot, columns=pre.genres)
     onehot.insert(0, "anime_id", pre.anime["anime_id"].to_numpy())

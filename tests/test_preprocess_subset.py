@@ -61,3 +61,16 @@ def test_contiguous_map_and_vocabulary():
     syn = pd.DataFrame({"genres": [["Drama", "Action"], ["Comedy"], ["Action"]]})
     assert genre_vocabulary(syn) == ["Action", "Comedy", "Drama"]
     assert np.array_equal(m.reindex([9, 2]).to_numpy(), [2, 1])  # ids map back in any order
+
+
+def test_preprocess_provenance_names_this_runs_inputs(project):
+    """The preprocess stats' provenance carries the sha256 of the input files this run read (not the previous
+    run's stats: a first run has none, a run on changed data would have named the old files)."""
+    import json
+
+    from hybridrec.paths import Paths
+
+    root, p = project
+    stats = json.loads(Paths(p.data.name).preprocess_stats.read_text())
+    assert set(stats["inputs"]) == {"rating_complete.csv", "anime_with_synopsis.csv"}
+    assert stats["provenance"]["dataset_sha256"] == stats["inputs"]
