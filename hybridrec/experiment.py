@@ -1,10 +1,18 @@
-"""One comparison of a split protocol: tune every tunable model, then fit every model over every seed,
-across a pool of worker processes.
+"""One comparison of a split protocol: in each replicate of the procedure, tune every tunable model, then fit
+every model over every seed, across a pool of worker processes.
 
-Tasks are independent given their inputs, so they run in parallel: each worker loads the split once, runs
-torch on one thread (two processes with two threads each on two cores can be ten times slower than one),
-and every task seeds itself, so the numbers do not depend on how many workers ran them or in which order.
-A model's fits start as soon as the tuning they need (its own, and its ``base``'s) is done.
+Replicates (``compare.replicates``, after Bouthillier et al., "Accounting for Variance in Machine Learning
+Benchmarks", MLSys 2021) repeat the whole procedure with its own sources of variance: replicate ``r`` reads
+the split drawn with seed ``split.seed + r``, tunes with seed ``tuning_seed + r`` and trains with the seeds
+``compare.seeds + SEED_STRIDE * r`` nested inside it. Models stay paired within a replicate (same split, same
+test ratings). To tell the split's variance from the tuning's, every model whose settings come from tuning
+is also fitted once on the split of each replicate r >= 1 with the settings tuned in replicate 0 (a *cross
+fit*): those fits differ only by split (and seed).
+
+Tasks are independent given their inputs, so they run in parallel: each worker loads each replicate's split
+once, runs torch on one thread (two processes with two threads each on two cores can be ten times slower than
+one), and every task seeds itself, so the numbers do not depend on how many workers ran them or in which
+order. A model's fits start as soon as the tunings they need (its own, and its ``base``'s) are done.
 
 Usage from a stage: ``tuning, runs, preds = experiment.run(p, "random")``.
 """
@@ -20,39 +28,59 @@ import numpy as np
 from tqdm import tqdm
 
 from hybridrec import zoo
+from hybridrec.errors import UserError
+from hybridrec.params import SEED_STRIDE
 from hybridrec.paths import Paths
 
 log = logging.getLogger("hybridrec")
-_worker: dict = {}  # the split and its derived arrays, loaded once per worker process
+_worker: dict = {}  # per replicate: the split and its derived arrays, loaded once per worker process
 
 
 def workers_default() -> int:
     """``HYBRIDREC_WORKERS`` or the number of CPU cores (the results do not depend on it)."""
-    return max(1, int(os.environ.get("HYBRIDREC_WORKERS", os.cpu_count() or 1)))
+    raw = os.environ.get("HYBRIDREC_WORKERS", "").strip()
+    if not raw:
+        return max(1, os.cpu_count() or 1)
+    if not raw.isdigit() or int(raw) < 1:
+        raise UserError(f"HYBRIDREC_WORKERS={raw!r}: must be a whole number >= 1 (worker processes)")
+    return int(raw)
+
+
+def train_seed(seed: int, replicate: int) -> int:
+    """The training seed of ``compare.seeds`` entry ``seed`` in replicate ``replicate``."""
+    return seed + SEED_STRIDE * replicate
 
 
 def _init(name: str, protocol: str) -> None:
     import torch  # noqa: PLC0415
 
     torch.set_num_threads(1)
-    data = zoo.split_data(Paths(name), protocol)
-    seen = (np.concatenate([data.train["user_idx"], data.val["user_idx"]]),
-            np.concatenate([data.train["anime_idx"], data.val["anime_idx"]]))
-    popularity = np.bincount(data.train["anime_idx"], minlength=data.n_anime)
     _worker.clear()
-    _worker.update(key=(name, protocol), data=data, seen=seen, popularity=popularity)
+    _worker.update(name=name, protocol=protocol, replicates={})
 
 
-def _tune(name: str, ctx: zoo.Context, trials: int, seed: int) -> tuple:
+def _rep(replicate: int) -> dict:
+    """The split of ``replicate`` and what tasks derive from it (loaded on first use in this process)."""
+    reps = _worker["replicates"]
+    if replicate not in reps:
+        data = zoo.split_data(Paths(_worker["name"]), _worker["protocol"], replicate)
+        seen = (np.concatenate([data.train["user_idx"], data.val["user_idx"]]),
+                np.concatenate([data.train["anime_idx"], data.val["anime_idx"]]))
+        popularity = np.bincount(data.train["anime_idx"], minlength=data.n_anime)
+        reps[replicate] = {"data": data, "seen": seen, "popularity": popularity}
+    return reps[replicate]
+
+
+def _tune(name: str, replicate: int, ctx: zoo.Context, trials: int, confirm: int, seed: int) -> tuple:
     t0 = time.perf_counter()
-    out = zoo.tune(name, ctx, _worker["data"], trials, seed)
+    out = zoo.tune(name, ctx, _rep(replicate)["data"], trials, seed, confirm)
     out["seconds"] = round(time.perf_counter() - t0, 1)
-    return "tune", name, out
+    out["replicate"], out["seed"] = replicate, seed
+    return "tune", name, replicate, out
 
 
-def _top(scores: np.ndarray, users, k: int) -> dict:
+def _top(data, scores: np.ndarray, users, k: int) -> dict:
     """user_idx -> [(anime_idx, score)] of the k best-scored anime the user has rated in no split (paper Fig. 3)."""
-    data = _worker["data"]
     rated = {}
     for part in (data.train, data.val, data.test):
         for u, a in zip(part["user_idx"], part["anime_idx"]):
@@ -66,10 +94,14 @@ def _top(scores: np.ndarray, users, k: int) -> dict:
     return out
 
 
-def _fit(name: str, ctx: zoo.Context, seed: int, k: int, share: float, show: list | None = None) -> tuple:
+def _fit(kind: str, name: str, replicate: int, ctx: zoo.Context, seed: int, k: int, share: float,
+         show: list | None = None) -> tuple:
+    """One fit of ``name`` on the split of ``replicate`` with training seed ``seed``: its metrics (and test
+    predictions). ``kind``: "fit" (the replicate's own settings) or "cross" (replicate 0's)."""
     from hybridrec.ranking import popularity_correlation, topk_metrics  # noqa: PLC0415
 
-    data = _worker["data"]
+    rep = _rep(replicate)
+    data = rep["data"]
     predictor = zoo.build(name, ctx)
     t0 = time.perf_counter()
     predictor.fit(data, seed)
@@ -77,55 +109,80 @@ def _fit(name: str, ctx: zoo.Context, seed: int, k: int, share: float, show: lis
     test_pred = predictor.predict(data.test)
     relevant = data.test.loc[data.test["rating"] >= data.scale.relevant(share)]
     scores = predictor.rank_scores(data.n_users, data.n_anime)
-    ranking = topk_metrics(scores, _worker["seen"], (relevant["user_idx"], relevant["anime_idx"]), k)
-    ranking["popularity_spearman"] = popularity_correlation(scores, _worker["popularity"])
-    run = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "val": predictor.test(data.val, data.scale),
-           "test": predictor.test(data.test, data.scale), "ranking": ranking}
-    if show:  # the first seed's top-k lists for the report's users
-        run["top"] = {str(u): rows for u, rows in _top(scores, show, k).items()}
-    log.info("%s seed %d: test RMSE %.4f, NDCG@%d %.4f, fit %.1f s", name, seed, run["test"]["rmse"], k,
-             ranking["ndcg"], fit_seconds)
-    return "fit", name, (run, test_pred.astype(np.float32), predictor.settings())
+    ranking = topk_metrics(scores, rep["seen"], (relevant["user_idx"], relevant["anime_idx"]), k)
+    ranking["popularity_spearman"] = popularity_correlation(scores, rep["popularity"])
+    run = {"replicate": replicate, "seed": seed, "fit_seconds": round(fit_seconds, 3),
+           "val": predictor.test(data.val, data.scale), "test": predictor.test(data.test, data.scale),
+           "ranking": ranking}
+    if show:  # the first replicate's first seed's top-k lists for the report's users
+        run["top"] = {str(u): rows for u, rows in _top(data, scores, show, k).items()}
+    log.info("%s %s replicate %d seed %d: test RMSE %.4f, NDCG@%d %.4f, fit %.1f s", kind, name, replicate, seed,
+             run["test"]["rmse"], k, ranking["ndcg"], fit_seconds)
+    return kind, name, replicate, (run, test_pred.astype(np.float32), predictor.settings())
 
 
 def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         show: list | None = None) -> tuple[dict, dict, dict]:
-    """Tune and fit ``compare.models`` on the split of ``protocol``; ``show``: user_idx whose top-k lists (of
-    the first seed) each model's record keeps.
+    """Tune and fit ``compare.models`` on the splits of ``protocol``, every replicate; ``show``: user_idx
+    whose top-k lists (replicate 0, first seed) each model's record keeps.
 
-    Returns (tuning: name -> tune result, runs: name -> record with per-seed metrics,
-    predictions: name -> [seeds, n_test] float32 test predictions, in the split's test order).
+    Returns (tuning: name -> {"replicates": [tune result per replicate], ...},
+    runs: name -> record with per-replicate, per-seed metrics and the cross fits,
+    predictions: (name, replicate) -> [seeds, n_test] float32 test predictions, in that split's test order).
     """
     from hybridrec.params import protocol_models  # noqa: PLC0415
 
     models, c = protocol_models(p, protocol), p.compare
+    replicates = range(c.replicates)
     ctx = zoo.Context(p)
     tunable = [n for n, s in models.items() if s.search]
     needs = {n: {m for m in (n, s.base) if m in tunable} for n, s in models.items()}
     deterministic = {n: bool(zoo.build(n, ctx).deterministic) for n in models}
     seeds = {n: c.seeds[:1] if deterministic[n] else list(c.seeds) for n in models}
-    n_tasks = len(tunable) + sum(len(s) for s in seeds.values())
+    crossed = [n for n in models if needs[n] and c.replicates > 1]  # settings from tuning: cross fits
+    n_tasks = (len(tunable) * c.replicates + sum(len(s) for s in seeds.values()) * c.replicates
+               + len(crossed) * (c.replicates - 1))
     workers = min(workers or workers_default(), n_tasks)
-    tuning, results = {}, {n: {} for n in models}
+    tuning = {n: {} for n in tunable}
+    results = {n: {} for n in models}
+    cross = {n: {} for n in crossed}
 
-    def fits(name):
-        tuned_ctx = zoo.Context(p, {m: tuning[m]["best"] for m in tuning})
-        return [(_fit, name, tuned_ctx, seed, p.evaluate.k, p.evaluate.relevant_share,
-                 show if seed == seeds[name][0] else None) for seed in seeds[name]]
+    def tuned_ctx(replicate):
+        return zoo.Context(p, {m: tuning[m][replicate]["best"] for m in tuning if replicate in tuning[m]})
 
-    first = [(_tune, n, ctx, c.tuning_trials, c.tuning_seed) for n in tunable]
-    first += [t for n in models if not needs[n] for t in fits(n)]
-    bar = tqdm(total=n_tasks, desc=f"compare {protocol} ({workers} worker(s))", unit="fit", disable=not progress)
+    def fits(name, replicate):
+        ctx_r = tuned_ctx(replicate)
+        out = [(_fit, "fit", name, replicate, ctx_r, train_seed(seed, replicate), p.evaluate.k,
+                p.evaluate.relevant_share, show if (replicate == 0 and seed == seeds[name][0]) else None)
+               for seed in seeds[name]]
+        if replicate == 0 and name in crossed:  # replicate 0's settings on every other replicate's split
+            out += [(_fit, "cross", name, r, ctx_r, train_seed(seeds[name][0], r), p.evaluate.k,
+                     p.evaluate.relevant_share, None) for r in replicates if r > 0]
+        return out
 
-    def collect(kind, name, out):
+    def ready(name, replicate):
+        return all(replicate in tuning[m] for m in needs[name])
+
+    first = [(_tune, n, r, ctx, c.tuning_trials, c.tuning_confirm, c.tuning_seed + r)
+             for r in replicates for n in tunable]
+    first += [t for r in replicates for n in models if not needs[n] for t in fits(n, r)]
+    bar = tqdm(total=n_tasks, desc=f"compare {protocol}", unit="task", disable=not progress)
+    started = time.perf_counter()
+
+    def collect(kind, name, replicate, out):
         bar.update(1)
         if kind == "tune":
-            tuning[name] = out
-            log.info("tune %s: best %s (val RMSE %.4f) in %.0f s", name, out["best"], out["best_val_rmse"],
-                     out["seconds"])
-            return [t for n in models if name in needs[n] and needs[n] <= set(tuning) for t in fits(n)]
+            tuning[name][replicate] = out
+            log.info("tune %s replicate %d: %s (val RMSE %.4f; %s) in %.0f s", name, replicate, out["best"],
+                     out["best_val_rmse"], out["selection"], out["seconds"])
+            bar.set_postfix_str(f"tuned {name} r{replicate}")
+            return [t for n in models if name in needs[n] and ready(n, replicate) for t in fits(n, replicate)]
         run_, pred, settings = out
-        results[name][run_["seed"]] = (run_, pred, settings)
+        bar.set_postfix_str(f"{kind} {name} r{replicate} seed {run_['seed']} {run_['fit_seconds']:.1f} s")
+        if kind == "cross":
+            cross[name][replicate] = run_
+        else:
+            results[name][(replicate, run_["seed"])] = (run_, pred, settings)
         return []
 
     if workers == 1:  # in this process: same numbers, easier to debug
@@ -161,11 +218,26 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
                 for fut in done:
                     pending |= {pool.submit(fn, *args) for fn, *args in collect(*fut.result())}
     bar.close()
+    log.info("compare %s: %d tasks (%d replicate(s)) in %.0f s on %d worker(s)", protocol, n_tasks, c.replicates,
+             time.perf_counter() - started, workers)
     runs, preds = {}, {}
     for name, spec in models.items():
-        ordered = [results[name][s] for s in seeds[name]]
+        per_rep, flat = [], []
+        for r in replicates:
+            ordered = [results[name][(r, train_seed(s, r))] for s in seeds[name]]
+            per_rep.append({"replicate": r, "split_seed": p.split.seed + r,
+                            "tuning_seed": c.tuning_seed + r if needs[name] else None,
+                            "seeds": [run_["seed"] for run_, _, _ in ordered], "settings": ordered[0][2]})
+            flat += [run_ for run_, _, _ in ordered]
+            preds[(name, r)] = np.stack([pr for _, pr, _ in ordered])
         runs[name] = {"model": name, "label": spec.label, "kind": spec.kind, "deterministic": deterministic[name],
-                      "settings": ordered[0][2], "tuned": name in tuning,
-                      "runs": [r for r, _, _ in ordered]}
-        preds[name] = np.stack([pr for _, pr, _ in ordered])
-    return tuning, runs, preds
+                      "settings": per_rep[0]["settings"], "tuned": name in tuning,
+                      "settings_from_tuning": bool(needs[name]), "replicates": per_rep, "runs": flat,
+                      "cross": [cross[name][r] for r in replicates if r > 0] if name in cross else []}
+    tuning_out = {n: {"replicates": [tuning[n][r] for r in replicates], **tuning[n][0]} for n in tunable}
+    for n in tunable:
+        tuning_out[n].pop("trials")
+        tuning_out[n]["seconds"] = round(sum(tuning[n][r]["seconds"] for r in replicates), 1)
+        tuning_out[n]["kept_defaults"] = sum(bool(tuning[n][r]["kept_defaults"]) for r in replicates)
+        tuning_out[n]["agreement"] = zoo.tuning_agreement(models[n], [tuning[n][r]["best"] for r in replicates])
+    return tuning_out, runs, preds

@@ -84,11 +84,15 @@ def build_hetero(n_users: int, anime_x: torch.Tensor, edge_index: torch.Tensor, 
     return data
 
 
-def read_split(paths: Paths, protocol: str = "random") -> tuple[pd.DataFrame, str]:
-    """The split of ``protocol``, checked against the sha256 its stage recorded; returns (split, sha256)."""
-    path = paths.split_file(protocol)
+def read_split(paths: Paths, protocol: str = "random", replicate: int = 0) -> tuple[pd.DataFrame, str]:
+    """The split of ``protocol`` (and replicate), checked against the sha256 its stage recorded; returns
+    (split, sha256)."""
+    path = paths.split_file(protocol, replicate)
+    if not path.exists() and replicate:
+        raise DataError(path, f"no split of replicate {replicate} (compare.replicates is larger than the split "
+                              "stage's: re-run `dvc repro split`)")
     split = io.read_parquet(path, ["user_idx", "anime_idx", "rating", "split"])
-    info = io.read_json(paths.split_info(protocol))
+    info = io.read_json(paths.split_info(protocol, replicate))
     sha = io.sha256_file(path)
     if info.get("sha256") != sha:
         raise DataError(path, f"sha256 {sha[:12]}... differs from the one recorded in "
@@ -107,11 +111,11 @@ def check_split(split: pd.DataFrame, path) -> None:
                               "every user needs at least one")
 
 
-def load_inputs(paths: Paths, features, protocol: str = "random") -> GraphInputs:
+def load_inputs(paths: Paths, features, protocol: str = "random", replicate: int = 0) -> GraphInputs:
     users_anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "anime_id", "name", "genres"])
     ratings = io.read_parquet(paths.subset / "ratings.parquet", ["user_idx", "user_id"])
     users = ratings[["user_idx", "user_id"]].drop_duplicates().sort_values("user_idx").reset_index(drop=True)
-    split, sha = read_split(paths, protocol)
+    split, sha = read_split(paths, protocol, replicate)
     embeddings = io.read_npz(paths.embeddings, ["anime_id", "embedding"]) if "synopsis" in features else None
     genres = io.read_parquet(paths.preprocessed / "genres.parquet", ["anime_id"]) if "genres" in features else None
     anime_x, desc = anime_features(users_anime["anime_id"].to_numpy(), embeddings, genres, features)

@@ -239,11 +239,13 @@ class ModelSpec:
 @dataclasses.dataclass(frozen=True)
 class Compare:
     protocols: dict[str, Union[Literal["all"], list[str]]]  # split protocol -> the models compared on it
-    seeds: list[int]  # model seeds every model runs with (the split stays fixed)
+    replicates: int  # replicates of the whole procedure: own split seed and tuning seed each, seeds nested
+    seeds: list[int]  # model seeds every model runs with in each replicate (replicate r: seed + SEED_STRIDE * r)
     tuning_trials: int  # the same search budget (fits) for every tunable model
+    tuning_confirm: int  # of that budget: fits that re-evaluate the best trials (and the defaults) on a second seed
     tuning_seed: int
     alpha: float  # family-wise significance level (Holm)
-    bootstrap_replicates: int  # of the user-and-seed bootstrap behind every interval and p-value
+    bootstrap_replicates: int  # of the replicate-user-and-seed bootstrap behind every interval and p-value
     bootstrap_seed: int
     reference: str  # the model every other is tested against (the paper's)
     ours: str  # the suite's own hybrid, tested against the best baseline
@@ -264,6 +266,7 @@ class GateRule:
 @dataclasses.dataclass(frozen=True)
 class Gate:
     rules: list[GateRule]  # first match wins; metrics no rule matches are not gated
+    platform_z: float  # on another platform: tolerance = max(rule, platform_z * sqrt(2) * rerun standard error)
 
 
 def protocol_models(p, protocol: str) -> dict:
@@ -373,6 +376,7 @@ def data_name_problem(name) -> str | None:
 
 
 MIN_BATCH = 64  # smallest useful mini-batch (ratings)
+SEED_STRIDE = 1000  # replicate r of the comparison trains with compare.seeds + SEED_STRIDE * r
 
 
 def _check_values(p: Params) -> None:
@@ -484,6 +488,20 @@ def _check_values(p: Params) -> None:
         raise ParamsError("params.yaml: compare.pairs entries must be [model_a, model_b]")
     if not p.compare.seeds:
         raise ParamsError("params.yaml: compare.seeds must list at least one seed")
+    if len(set(p.compare.seeds)) != len(p.compare.seeds) or any(not 0 <= s < SEED_STRIDE for s in p.compare.seeds):
+        raise ParamsError(f"params.yaml: compare.seeds = {p.compare.seeds}: distinct seeds in 0..{SEED_STRIDE - 1} "
+                          f"(replicate r trains with seed + {SEED_STRIDE} * r)")
+    if not 1 <= p.compare.replicates <= 100:
+        raise ParamsError(f"params.yaml: compare.replicates = {p.compare.replicates}: between 1 and 100 (each "
+                          "replicate re-splits and re-tunes; 3 or more measure the split's and the tuning's variance)")
+    if p.compare.tuning_trials < 1:
+        raise ParamsError(f"params.yaml: compare.tuning_trials = {p.compare.tuning_trials}: at least 1 (the first "
+                          "trial is the model's defaults)")
+    if not 0 <= p.compare.tuning_confirm < p.compare.tuning_trials:
+        raise ParamsError(f"params.yaml: compare.tuning_confirm = {p.compare.tuning_confirm}: between 0 and "
+                          f"compare.tuning_trials - 1 = {p.compare.tuning_trials - 1} (the search needs a trial)")
+    if not (math.isfinite(p.gate.platform_z) and p.gate.platform_z > 0):
+        raise ParamsError(f"params.yaml: gate.platform_z = {p.gate.platform_z}: a finite number > 0")
     for key in ("train", "hybrid"):
         feats = getattr(p, key).features
         bad = [f for f in feats if f not in ("synopsis", "genres")]

@@ -46,12 +46,13 @@ class Paths:
     def split(self) -> Path:
         return self.data / "split"
 
-    def split_file(self, protocol: str = "random") -> Path:
-        """The split of ``protocol`` (random: the paper model's)."""
-        return self.split / f"{protocol}.parquet"
+    def split_file(self, protocol: str = "random", replicate: int = 0) -> Path:
+        """The split of ``protocol`` in replicate ``replicate`` of the comparison (replicate 0, seed
+        ``split.seed``: the paper model's; replicate r: seed ``split.seed + r``)."""
+        return self.split / f"{protocol}{_replicate_suffix(replicate)}.parquet"
 
-    def split_info(self, protocol: str = "random") -> Path:
-        return self.split / f"{protocol}.json"
+    def split_info(self, protocol: str = "random", replicate: int = 0) -> Path:
+        return self.split / f"{protocol}{_replicate_suffix(replicate)}.json"
 
     # --- models/<name>/ ---------------------------------------------------------------------
     @property
@@ -67,7 +68,7 @@ class Paths:
         return self.models / "paper" / "predictions.parquet"
 
     def compare_predictions(self, protocol: str) -> Path:
-        """Every compared model's test predictions (one array per model: seeds x test ratings)."""
+        """Every compared model's test predictions (per model and replicate: seeds x test ratings)."""
         return self.models / protocol / "predictions.npz"
 
     # --- reports/<name>/ --------------------------------------------------------------------
@@ -100,6 +101,10 @@ class Paths:
 
     def comparison(self, protocol: str) -> Path:
         return self.protocol(protocol) / "comparison.json"
+
+
+def _replicate_suffix(replicate: int) -> str:
+    return "" if replicate == 0 else f".r{replicate}"
 
 
 # The default synthetic data set's raw files (stage `generate`).

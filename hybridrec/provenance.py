@@ -18,12 +18,13 @@ def provenance(p: Params | None = None, **extra) -> dict:
     import torch  # noqa: PLC0415 (slow import, only where needed)
 
     from hybridrec import __version__
+    from hybridrec.fingerprint import fingerprint  # noqa: PLC0415
 
     import torch_geometric  # noqa: PLC0415
 
     out = {"hybridrec": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "pandas": pd.__version__, "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
-           "machine": platform.machine()}
+           "machine": platform.machine(), "platform": fingerprint()}
     if p is not None:
         out["params"] = {f.name: as_dict(getattr(p, f.name)) for f in dataclasses.fields(p)}
         stats = Paths(p.data.name).preprocess_stats

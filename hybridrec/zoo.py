@@ -53,15 +53,28 @@ def startup_trials(budget: int) -> int:
     return min(10, max(3, budget // 3))
 
 
-def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int) -> dict:
+NOISE_SE = 2.0  # keep the defaults unless the chosen trial beats them by more than this many standard errors
+
+
+def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int, confirm: int = 0) -> dict:
     """Optuna's TPE (seeded) over ``compare.models[name].search`` with a budget of ``trials`` fits, each
     scored by validation RMSE; returns every trial, the chosen settings and the options chosen on an edge of
-    their space (a hint that the space is too narrow)."""
+    their space (a hint that the space is too narrow).
+
+    The first trial is the model as it stands (its defaults). A seeded model's last ``confirm`` fits of the
+    budget re-evaluate the best search trials, the defaults among them, with a second training seed: the choice
+    is the lowest two-seed mean, and the defaults stay when that gain is within ``NOISE_SE`` standard errors of
+    the seed noise the pairs show (so a winner by a hair on one noisy fit does not decide). A deterministic
+    model gets the whole budget as search trials (a second fit would repeat the first).
+    """
     import optuna  # noqa: PLC0415
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = ctx.models[name]
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(trials))
+    deterministic = bool(build(name, ctx).deterministic)
+    confirm = 0 if deterministic else min(confirm, trials - 1)
+    n_search = trials - confirm
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(n_search))
     study = optuna.create_study(direction="minimize", sampler=sampler)
     # the first trial is the model as it stands (the library's defaults, the entry's options, clipped into the
     # space): tuning never ends worse than not tuning
@@ -72,35 +85,91 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int) -> di
         study.enqueue_trial(start)
     results = []
 
+    def evaluate(cfg, fit_seed):
+        t0 = time.perf_counter()
+        val = build(name, ctx, override=cfg).fit(data, fit_seed).test(data.val, data.scale)["rmse"]
+        return (val if np.isfinite(val) else float("inf")), round(time.perf_counter() - t0, 2)
+
     def objective(trial):
         cfg = {opt: dim.suggest(trial, opt) for opt, dim in sorted(spec.search.items())}
-        t0 = time.perf_counter()
-        val = build(name, ctx, override=cfg).fit(data, seed).test(data.val, data.scale)["rmse"]
-        results.append({"trial": trial.number, "params": cfg, "val_rmse": val,
-                        "seconds": round(time.perf_counter() - t0, 2)})
+        val, seconds = evaluate(cfg, seed)
+        results.append({"trial": trial.number, "params": cfg, "val_rmse": val, "seconds": seconds})
         log.info("tune %s trial %d/%d %s: val RMSE %.4f", name, trial.number + 1, trials, cfg, val)
         return val if np.isfinite(val) else 1e9  # a diverged fit is the worst trial, not a failed one
 
-    study.optimize(objective, n_trials=trials)
-    finite = [r for r in results if np.isfinite(r["val_rmse"])]
-    best = min(finite or results, key=lambda r: r["val_rmse"] if np.isfinite(r["val_rmse"]) else np.inf)
-    edges = {opt: e for opt, dim in spec.search.items() if (e := dim.edge(best["params"][opt]))}
-    return {"sampler": f"TPE (seed {seed}; first trial: the defaults {start}; then {startup_trials(trials) - 1} "
-                       "random trials)", "budget": trials,
-            "trials": results, "best": best["params"], "best_val_rmse": best["val_rmse"], "edges": edges}
+    study.optimize(objective, n_trials=n_search)
+    ranked = sorted(results, key=lambda r: r["val_rmse"])
+    chosen, selection = ranked[0], "lowest validation RMSE of the search"
+    default = results[0] if start else None
+    candidates = []
+    if confirm:
+        candidates = ranked[:confirm]
+        if default is not None and default not in candidates and confirm >= 2 and np.isfinite(default["val_rmse"]):
+            candidates[-1] = default
+        candidates = [c for c in candidates if np.isfinite(c["val_rmse"])]
+    for c in candidates:
+        c["confirm_val_rmse"], c["confirm_seconds"] = evaluate(c["params"], seed + 1)
+        c["mean_val_rmse"] = (c["val_rmse"] + c["confirm_val_rmse"]) / 2
+        log.info("tune %s confirm trial %d (seed %d): val RMSE %.4f, mean %.4f", name, c["trial"], seed + 1,
+                 c["confirm_val_rmse"], c["mean_val_rmse"])
+    noise = None
+    finite = [c for c in candidates if np.isfinite(c["mean_val_rmse"])]
+    if finite:
+        chosen = min(finite, key=lambda c: c["mean_val_rmse"])
+        # seed noise of one fit from the pairs; a difference of two two-fit means has that standard error
+        noise = float(np.sqrt(np.mean([(c["val_rmse"] - c["confirm_val_rmse"]) ** 2 / 2 for c in finite])))
+        selection = f"lowest mean validation RMSE over 2 seeds of the best {len(candidates)} search trials"
+        if default in finite and default is not chosen:
+            gain = default["mean_val_rmse"] - chosen["mean_val_rmse"]
+            if gain <= NOISE_SE * noise:
+                selection = (f"the defaults kept: the best trial's gain {gain:.4f} is within {NOISE_SE:g} standard "
+                             f"errors of the seed noise ({noise:.4f})")
+                chosen = default
+    best_val = chosen.get("mean_val_rmse", chosen["val_rmse"])
+    edges = {opt: e for opt, dim in spec.search.items() if (e := dim.edge(chosen["params"][opt]))}
+    return {"sampler": f"TPE (seed {seed}; first trial: the defaults {start}; then {startup_trials(n_search) - 1} "
+                       f"random trials; {n_search} search + {len(candidates)} confirmation fits)", "budget": trials,
+            "trials": results, "best": chosen["params"], "best_trial": chosen["trial"],
+            "best_val_rmse": float(best_val), "selection": selection, "seed_noise": noise,
+            "kept_defaults": default is not None and chosen is default, "edges": edges}
 
 
-def split_data(paths, protocol: str = "random") -> SplitData:
-    """The shared split of ``protocol`` as SplitData, with lazily loaded (and cached) graph inputs and texts."""
+AGREE_SHARE = 0.1  # two tunings agree on a range option when they chose it within this share of its (log) width
+
+
+def tuning_agreement(spec, bests: list[dict]) -> dict:
+    """How often the replicates' tunings chose the same settings: pairs of replicates whose choices match in
+    every option (the same choice; within ``AGREE_SHARE`` of a range's width, on its log scale where it has
+    one), and per option the share of agreeing pairs."""
+    import itertools  # noqa: PLC0415
+    import math  # noqa: PLC0415
+
+    def same(dim, a, b):
+        if dim.choices is not None:
+            return a == b
+        f = math.log if dim.log else float
+        return abs(f(a) - f(b)) <= AGREE_SHARE * (f(dim.high) - f(dim.low))
+
+    pairs = list(itertools.combinations(range(len(bests)), 2))
+    per_option = {opt: sum(same(dim, bests[i][opt], bests[j][opt]) for i, j in pairs) / len(pairs) if pairs else
+                  float("nan") for opt, dim in sorted(spec.search.items())}
+    agree = sum(all(same(dim, bests[i][opt], bests[j][opt]) for opt, dim in spec.search.items()) for i, j in pairs)
+    return {"pairs": len(pairs), "agree": int(agree), "share": agree / len(pairs) if pairs else float("nan"),
+            "per_option": per_option}
+
+
+def split_data(paths, protocol: str = "random", replicate: int = 0) -> SplitData:
+    """The shared split of ``protocol`` (replicate ``replicate``) as SplitData, with lazily loaded (and
+    cached) graph inputs and texts."""
     from hybridrec.graph import load_inputs, read_split  # noqa: PLC0415
 
-    split_df, _ = read_split(paths, protocol)
+    split_df, _ = read_split(paths, protocol, replicate)
     cache = {}
 
     def graph_inputs(features):
         key = tuple(features)
         if key not in cache:
-            cache[key] = load_inputs(paths, list(key), protocol)
+            cache[key] = load_inputs(paths, list(key), protocol, replicate)
         return cache[key]
 
     def item_text():

@@ -1,5 +1,6 @@
 """Stage `split`: the seeded train/validation/test split of the subset's ratings for every protocol
-(random: ratings at random, the paper model's; cold_items: whole anime held out), each with its sha256
+(random: ratings at random, the paper model's; cold_items: whole anime held out) and every replicate of the
+comparison (replicate r: seed split.seed + r; replicate 0 is the paper model's), each with its sha256
 recorded, read by every model of the suite.
 
 Usage: python stages/split.py [--params params.yaml]   (normally run by `dvc repro`)
@@ -19,11 +20,14 @@ def run(p) -> None:
     paths = Paths(p.data.name)
     ratings = io.read_parquet(paths.subset / "ratings.parquet", ["user_idx", "anime_idx", "user_id", "anime_id", "rating"])
     for protocol in PROTOCOLS:
-        split, stats = make_split(ratings, p.split.val, p.split.test, p.split.seed, protocol)
-        io.write_parquet(paths.split_file(protocol), split)
-        stats["sha256"] = io.sha256_file(paths.split_file(protocol))
-        io.write_json(paths.split_info(protocol), stats)
-        log.info("split %s: %s; %s; sha256 %s", protocol, stats["counts"], stats["moved_note"], stats["sha256"][:12])
+        for r in range(p.compare.replicates):
+            split, stats = make_split(ratings, p.split.val, p.split.test, p.split.seed + r, protocol)
+            stats["replicate"] = r
+            io.write_parquet(paths.split_file(protocol, r), split)
+            stats["sha256"] = io.sha256_file(paths.split_file(protocol, r))
+            io.write_json(paths.split_info(protocol, r), stats)
+            log.info("split %s replicate %d: %s; %s; sha256 %s", protocol, r, stats["counts"], stats["moved_note"],
+                     stats["sha256"][:12])
 
 
 if __name__ == "__main__":

@@ -25,12 +25,13 @@ TINY = {
     "train": {"epochs": 20, "hidden": 16},
     "hybrid": {"epochs": 20, "dim": 8, "content_hidden": 16},
     "evaluate": {"show_users": [0, 1]},
-    "compare": {"seeds": [0, 1], "tuning_trials": 2, "bootstrap_replicates": 1000},
+    "compare": {"replicates": 2, "seeds": [0, 1], "tuning_trials": 2, "tuning_confirm": 1,
+                "bootstrap_replicates": 1000},
 }
 # A smaller comparison for the runs that repeat the pipeline (reproducibility, interruption).
 TINY_FEW_MODELS = {
-    "compare": {"seeds": [0, 1], "tuning_trials": 2, "bootstrap_replicates": 1000,
-                "protocols": {"random": "all", "cold_items": "all"},
+    "compare": {"replicates": 2, "seeds": [0, 1], "tuning_trials": 2, "tuning_confirm": 1,
+                "bootstrap_replicates": 1000, "protocols": {"random": "all", "cold_items": "all"},
                 "pairs": [["sage_tuned", "sage_genres"], ["hybrid", "hybrid_no_content"]],
                 "models": {"global_mean": {"kind": "global_mean"},
                            "svd": {"kind": "surprise", "algo": "SVD", "search": {"n_factors": [5, 10]}},

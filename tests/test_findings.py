@@ -39,7 +39,8 @@ def constructed():
                                          "protocols": {"random": "all", "cold_items": "all"},
                                          "pairs": [["good", "bad"], ["bad", "good"], ["twin", "ref"]],
                                          "seeds": list(range(SEEDS)), "bootstrap_replicates": 2000}))
-    res = comparison.build(runs, preds, test, train, p, {}, None, {"bad", "twin"}, 1, 10)
+    res = comparison.build(runs, {n: [pr] for n, pr in preds.items()}, [{"test": test, "train": train}], p, {}, None,
+                           {"bad", "twin"}, 1, 10)
     return res, runs, p
 
 

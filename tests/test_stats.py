@@ -1,4 +1,4 @@
-"""Known answers for the statistics behind every verdict: the user-and-seed bootstrap of ΔRMSE, its interval
+"""Known answers for the statistics behind every verdict: the replicate-user-and-seed bootstrap of ΔRMSE, its interval
 and p-value, Holm's procedure, and the verdict words."""
 
 import numpy as np
@@ -98,3 +98,76 @@ def test_rmse_interval_covers_the_mean():
     e = errors([rating + rng.normal(0, 1, 500) for _ in range(3)], rating, rng.integers(0, 50, 500))
     r = stats.rmse_interval(e, 1000, 0)
     assert r["ci_low"] < r["rmse"] < r["ci_high"] and r["rmse"] == pytest.approx(e.rmse().mean())
+
+
+# --- replicates of the whole procedure (split, tuning, seeds) ------------------------------------------------
+
+def _replicate(rng, n=400, users=80):
+    rating = rng.integers(1, 11, n).astype(float)
+    return rating, rng.integers(0, users, n)
+
+
+def test_coin_flip_tuning_gets_an_interval_covering_both_outcomes():
+    """A model whose tuning lands on a good or a bad setting by a coin flip (replicates 0, 2: noise 1.0; 1, 3:
+    noise 1.6): its interval spans both outcomes, and against a model between the two it is not significant.
+    One replicate (the procedure before replicates) would have called it significantly better."""
+    rng = np.random.default_rng(4)
+    flip, mid, outcomes = [], [], {1.0: [], 1.6: []}
+    for r, sd in enumerate((1.0, 1.6, 1.0, 1.6)):
+        rating, users = _replicate(rng)
+        e = errors([rating + rng.normal(0, sd, len(rating)) for _ in range(2)], rating, users)
+        flip.append(e)
+        outcomes[sd].append(e.rmse().mean())
+        mid.append(errors([rating + rng.normal(0, 1.3, len(rating)) for _ in range(2)], rating, users))
+    iv = stats.rmse_interval(flip, 2000, 0)
+    assert iv["ci_low"] <= np.mean(outcomes[1.0]) and iv["ci_high"] >= np.mean(outcomes[1.6])
+    t = stats.delta_rmse(flip, mid, 2000, 0)
+    assert t["ci_low"] < 0 < t["ci_high"] and not t["sign_agree"]
+    assert not stats.significant(t, stats.holm({"t": t["p"]})["t"])
+    lucky = stats.delta_rmse(flip[0], mid[0], 2000, 0)  # replicate 0 alone: the coin came up good
+    assert stats.significant(lucky, stats.holm({"t": lucky["p"]})["t"]) and lucky["delta"] < 0
+
+
+def test_replicates_that_disagree_in_sign_are_never_significant():
+    """Four replicates say A is much better, one says worse: the interval may exclude 0 and Holm may reject,
+    but the verdict is "not significant"."""
+    rng = np.random.default_rng(5)
+    a, b = [], []
+    for shift in (0.6, 0.6, 0.6, 0.6, 1.4):  # A's noise sd; B's is 1.2
+        rating, users = _replicate(rng, n=2000, users=300)
+        a.append(errors([rating + rng.normal(0, shift, len(rating)) for _ in range(2)], rating, users))
+        b.append(errors([rating + rng.normal(0, 1.2, len(rating)) for _ in range(2)], rating, users))
+    t = stats.delta_rmse(a, b, 2000, 0)
+    assert t["delta"] < 0 and sum(d < 0 for d in t["per_replicate"]) == 4 and not t["sign_agree"]
+    assert t["ci_high"] < 0 and t["p"] < 0.05  # the bootstrap alone would call it significant ...
+    assert not stats.significant(t, True) and stats.verdict(t, True) == "better (not significant)"  # ... it is not
+    agree = stats.delta_rmse(a[:4], b[:4], 2000, 0)
+    assert agree["sign_agree"] and stats.significant(agree, True)
+
+
+def test_replicates_must_match_between_models():
+    rng = np.random.default_rng(6)
+    rating, users = _replicate(rng)
+    e = errors([rating + 1.0], rating, users)
+    with pytest.raises(ValueError, match="same replicates"):
+        stats.delta_rmse([e, e], [e], 1000, 0)
+
+
+def test_variance_parts_recover_known_components():
+    """Simulated nested design with known parts: split sd 0.04, tuning sd 0.03, seed sd 0.02; 400 replicates of
+    2 seeds each, cross fits sharing replicate 0's settings. The method of moments recovers each part."""
+    rng = np.random.default_rng(7)
+    R, S = 400, 2
+    split = rng.normal(0, 0.04, R)
+    setting = rng.normal(0, 0.03, R)  # the tuned setting's effect in each replicate
+    values = [1.0 + split[r] + setting[r] + rng.normal(0, 0.02, S) for r in range(R)]
+    cross = [1.0 + split[r] + setting[0] + rng.normal(0, 0.02) for r in range(1, R)]
+    v = stats.variance_parts(values, cross, from_tuning=True)
+    assert np.sqrt(v["seed"]) == pytest.approx(0.02, rel=0.15)
+    assert np.sqrt(v["split"]) == pytest.approx(0.04, rel=0.15)
+    assert np.sqrt(v["tuning"]) == pytest.approx(0.03, rel=0.25)
+    assert v["rerun_se"] == pytest.approx(np.sqrt((v["tuning"] + v["seed"] / S) / R))
+    fixed = stats.variance_parts(values, None, from_tuning=False)  # fixed settings: no tuning part
+    assert fixed["tuning"] == 0 and fixed["split"] == pytest.approx(v["between"] - v["seed"] / S)
+    det = stats.variance_parts([[1.0 + s] for s in split], None)  # deterministic: one run per replicate
+    assert det["seed"] == 0 and det["rerun_se"] == 0 and np.sqrt(det["split"]) == pytest.approx(0.04, rel=0.15)

@@ -62,3 +62,70 @@ def test_budget_seeded_and_validation_only(data):
     assert [(t["params"], t["val_rmse"]) for t in again] == [(t["params"], t["val_rmse"]) for t in out["trials"]]
     assert out["trials"][0]["params"] == {"n_factors": 40, "reg_all": 0.02}  # the defaults first (100 -> 40 clipped)
     assert out["edges"] == {k: e for k, d in p.compare.models["svd"].search.items() if (e := d.edge(out["best"][k]))}
+
+
+def _noisy_family():
+    """A constructed family whose option ``x`` does nothing: its validation RMSE is seed noise alone, so any
+    "best" trial wins by chance (registered for one test only)."""
+    from hybridrec.predictors import RatingPredictor
+
+    class Noisy(RatingPredictor):
+        kind = "noisy_test_family"
+        spec_keys = ("search",)
+
+        @classmethod
+        def defaults(cls, spec):
+            return {"x": 0}
+
+        @classmethod
+        def from_spec(cls, spec, ctx, override=None):
+            out = cls()
+            out.x = (override or ctx.tuned.get(spec.name, {})).get("x", 0)
+            return out
+
+        def fit(self, data, seed):
+            self.mean, self.seed = float(data.train["rating"].mean()), seed
+            return self
+
+        def settings(self):
+            return {"x": self.x}
+
+        def score(self, users, anime):
+            rng = np.random.default_rng([self.seed, 17])  # the seed moves every prediction, x moves none
+            return self.mean + rng.normal(0, 0.5, len(users))
+
+    return Noisy
+
+
+def test_confirmation_keeps_the_defaults_when_the_gain_is_noise(data, monkeypatch):
+    from hybridrec import registry
+
+    fam = _noisy_family()
+    monkeypatch.setitem(registry.families(), fam.kind, fam)
+    raw = raw_params()
+    raw["compare"]["models"]["noisy"] = {"kind": fam.kind, "search": {"x": [0, 1, 2, 3, 4, 5, 6, 7]}}
+    ctx = zoo.Context(params.parse(raw))
+    kept = 0
+    for seed in range(6):
+        plain = zoo.tune("noisy", ctx, data, trials=10, seed=seed)
+        out = zoo.tune("noisy", ctx, data, trials=10, seed=seed, confirm=3)
+        assert len(out["trials"]) == 7 and out["budget"] == 10  # 7 search + 3 confirmation fits: the same budget
+        confirmed = [t for t in out["trials"] if "confirm_val_rmse" in t]
+        assert len(confirmed) == 3 and out["trials"][0] in confirmed  # the defaults are among them
+        assert out["best"] in [t["params"] for t in confirmed]
+        kept += out["kept_defaults"]
+        assert plain["best_val_rmse"] <= out["trials"][0]["val_rmse"]  # plain TPE: any trial that won by a hair
+    assert kept == 6  # the gain of a setting that does nothing is always inside the noise
+
+
+def test_confirmation_leaves_a_real_gain_alone(data):
+    """SVD with a space holding a clearly better region: the confirmed choice moves off the defaults."""
+    raw = raw_params()
+    raw["compare"]["models"]["svd"] = {"kind": "surprise", "algo": "SVD",
+                                       "search": {"reg_all": {"low": 0.001, "high": 3.0, "log": True},
+                                                  "n_factors": [100, 1]}}
+    ctx = zoo.Context(params.parse(raw))
+    out = zoo.tune("svd", ctx, data, trials=10, seed=0, confirm=3)
+    default = out["trials"][0]
+    assert not out["kept_defaults"] and out["best"] != default["params"]
+    assert default["mean_val_rmse"] - out["best_val_rmse"] > 2 * out["seed_noise"]

@@ -55,8 +55,9 @@ def model_times(reports: Path) -> dict:
         for name, r in runs.items():
             t = tuning.get(name, {})
             tune = t.get("seconds", sum(x.get("seconds", 0) for x in t.get("trials", [])))
-            rows.append({"model": name, "tune_seconds": round(float(tune), 1), "fits": len(r["runs"]),
-                         "fit_seconds": round(sum(x["fit_seconds"] for x in r["runs"]), 1)})
+            fits = r["runs"] + r.get("cross", [])  # the cross fits of the replicates count as fits
+            rows.append({"model": name, "tune_seconds": round(float(tune), 1), "fits": len(fits),
+                         "fit_seconds": round(sum(x["fit_seconds"] for x in fits), 1)})
         out[protocol] = rows
     return out
 

@@ -1,6 +1,7 @@
-"""reports/<dataset>/<protocol>/comparison.md: every model and ablation on the same split, mean ± std over
-seeds, ΔRMSE with user-and-seed bootstrap intervals and Holm-corrected p-values (:mod:`hybridrec.stats`),
-RMSE by item and user degree, ranking with popularity correlation, and findings generated from those
+"""reports/<dataset>/<protocol>/comparison.md: every model and ablation on the same splits, mean ± std over
+replicates and seeds, ΔRMSE with replicate-user-and-seed bootstrap intervals and Holm-corrected p-values
+(:mod:`hybridrec.stats`), where each model's variance comes from (split, tuning, seed), RMSE by item and user
+degree, ranking with popularity correlation, and findings generated from those
 statistics only (a test checks them against constructed data)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hybridrec import io, stats
+from hybridrec import io, stats, zoo
 from hybridrec.reporting.common import save_figure, table
 from hybridrec.reporting.replication import PAPER, mean_jaccard
 
@@ -22,7 +23,7 @@ POPULARITY_LIKE = 0.8  # Spearman between a model's item scores and item popular
 
 
 def aggregate(run: dict) -> dict:
-    """Per-metric summaries over the seeds of one model."""
+    """Per-metric summaries over the runs (replicates x seeds) of one model."""
     out = {}
     for key in [c[0] for c in COLUMNS] + ["popularity_spearman"]:
         src = "ranking" if key in RANKING else "test"
@@ -47,16 +48,40 @@ def buckets(edges: list[int]) -> list[tuple[str, int, float]]:
     return out
 
 
-def build(runs: dict, preds: dict, test, train, p, tuning: dict, oracle: dict | None, baselines: set,
+VARIANCE_METRICS = ("rmse", "mae", "accuracy", "within1", "precision", "recall", "ndcg", "val_rmse")
+
+
+def _metric(run: dict, key: str) -> float:
+    if key == "val_rmse":
+        return run["val"]["rmse"]
+    return (run["ranking"] if key in RANKING else run["test"]).get(key, float("nan"))
+
+
+def variance(run: dict) -> dict:
+    """metric -> :func:`stats.variance_parts` of one model's runs (per replicate, seeds nested; cross fits)."""
+    n_rep = len(run.get("replicates") or [None])
+    by_rep = [[r for r in run["runs"] if r.get("replicate", 0) == i] for i in range(n_rep)]
+    cross = sorted(run.get("cross") or [], key=lambda r: r["replicate"])
+    out = {}
+    for key in VARIANCE_METRICS:
+        out[key] = stats.variance_parts([[_metric(r, key) for r in rows] for rows in by_rep],
+                                        [_metric(r, key) for r in cross] if cross else None,
+                                        bool(run.get("settings_from_tuning", run.get("tuned"))))
+    return out
+
+
+def build(runs: dict, preds: dict, reps: list[dict], p, tuning: dict, oracle: dict | None, baselines: set,
           lo: float, hi: float) -> dict:
     """All numbers of the comparison (also comparison.json, a DVC metric).
 
-    ``test``: the split's test rows (user_idx, anime_idx, rating) in prediction order; ``train``: its training
-    rows (for degrees); ``baselines``: names of the comparator models; ``lo``/``hi``: the rating range.
+    ``preds``: name -> one [seeds, n_test] array per replicate; ``reps``: per replicate of the procedure its
+    split's ``test`` rows (user_idx, anime_idx, rating, in prediction order) and ``train`` rows (for degrees);
+    ``baselines``: names of the comparator models; ``lo``/``hi``: the rating range.
     """
     c = p.compare
-    rating, users = test["rating"].to_numpy(np.float64), test["user_idx"].to_numpy()
-    errors = {n: stats.user_errors(preds[n], rating, users, lo, hi) for n in runs}
+    errors = {n: [stats.user_errors(preds[n][r], rep["test"]["rating"].to_numpy(np.float64),
+                                    rep["test"]["user_idx"].to_numpy(), lo, hi) for r, rep in enumerate(reps)]
+              for n in runs}
     agg = {n: aggregate(r) for n, r in runs.items()}
     for n in runs:
         agg[n]["rmse_ci"] = stats.rmse_interval(errors[n], c.bootstrap_replicates, c.bootstrap_seed)
@@ -86,9 +111,10 @@ def build(runs: dict, preds: dict, test, train, p, tuning: dict, oracle: dict | 
     content_pairs = [(t["a"], t["b"]) for t in tests if t["family"] == "ablation" and features[t["b"]] == []
                      and features[t["a"]]]
     return {"models": agg, "reference": ref, "ours": ours if ours in runs else None, "best_baseline": best_base,
-            "tests": tests, "buckets": degree_buckets(errors, preds, test, train, p, lo, hi), "oracle": oracle,
+            "tests": tests, "buckets": degree_buckets(preds, reps, p, lo, hi), "oracle": oracle,
             "tuning": tuning, "baselines": sorted(baselines), "features": features, "scale": (lo, hi),
-            "content": content_by_degree(content_pairs, preds, test, train, p, lo, hi)}
+            "content": content_by_degree(content_pairs, preds, reps, p, lo, hi),
+            "variance": {n: variance(runs[n]) for n in runs}, "replicates": len(reps)}
 
 
 def features_of(name: str, p) -> list | None:
@@ -113,21 +139,34 @@ def _degrees(test, train):
     return {"item": item, "user": user}
 
 
-def content_by_degree(pairs, preds, test, train, p, lo, hi) -> list[dict]:
+def _bucket_errors(pred_reps, reps, masks, lo, hi) -> list:
+    """One UserErrors per replicate restricted to its bucket's test ratings (replicates where it is empty are
+    left out)."""
+    return [stats.user_errors(pred[:, m], rep["test"]["rating"].to_numpy(np.float64)[m],
+                              rep["test"]["user_idx"].to_numpy()[m], lo, hi)
+            for pred, rep, m in zip(pred_reps, reps, masks) if m.any()]
+
+
+def _bucket_masks(reps, axis: str, edges) -> list[tuple[str, list]]:
+    """[(label, one boolean mask over each replicate's test ratings)] of the non-empty degree buckets."""
+    degrees = [_degrees(rep["test"], rep["train"])[axis] for rep in reps]
+    out = []
+    for label, b_lo, b_hi in buckets(edges):
+        masks = [(d >= b_lo) & (d < b_hi) for d in degrees]
+        if any(m.any() for m in masks):
+            out.append((label, masks))
+    return out
+
+
+def content_by_degree(pairs, preds, reps, p, lo, hi) -> list[dict]:
     """For each (with content, without content) pair: ΔRMSE by the anime's training ratings, Holm within the pair."""
     c = p.compare
-    rating, users = test["rating"].to_numpy(np.float64), test["user_idx"].to_numpy()
-    deg = _degrees(test, train)["item"]
     out = []
     for a, b in pairs:
         rows = []
-        for label, b_lo, b_hi in buckets(c.item_buckets):
-            mask = (deg >= b_lo) & (deg < b_hi)
-            if not mask.any():
-                continue
-            ea = stats.user_errors(preds[a][:, mask], rating[mask], users[mask], lo, hi)
-            eb = stats.user_errors(preds[b][:, mask], rating[mask], users[mask], lo, hi)
-            rows.append({"bucket": label, "ratings": int(mask.sum()),
+        for label, masks in _bucket_masks(reps, "item", c.item_buckets):
+            ea, eb = _bucket_errors(preds[a], reps, masks, lo, hi), _bucket_errors(preds[b], reps, masks, lo, hi)
+            rows.append({"bucket": label, "ratings": int(sum(m.sum() for m in masks)),
                          **stats.delta_rmse(ea, eb, c.bootstrap_replicates, c.bootstrap_seed)})
         rejected = stats.holm({r["bucket"]: r["p"] for r in rows}, c.alpha)
         for r in rows:
@@ -137,23 +176,19 @@ def content_by_degree(pairs, preds, test, train, p, lo, hi) -> list[dict]:
     return out
 
 
-def degree_buckets(errors, preds, test, train, p, lo, hi) -> dict:
-    """Test RMSE (with bootstrap CI) of every model by the item's and by the user's number of training ratings."""
+def degree_buckets(preds, reps, p, lo, hi) -> dict:
+    """Test RMSE (with bootstrap CI) of every model by the item's and by the user's number of training ratings
+    (ratings counted over every replicate's test set)."""
     c = p.compare
-    rating, users = test["rating"].to_numpy(np.float64), test["user_idx"].to_numpy()
-    degrees = _degrees(test, train)
     out = {}
     for axis, edges in (("item", c.item_buckets), ("user", c.user_buckets)):
-        deg = degrees[axis]
         rows = []
-        for label, b_lo, b_hi in buckets(edges):
-            mask = (deg >= b_lo) & (deg < b_hi)
-            if not mask.any():
-                continue
-            row = {"bucket": label, "ratings": int(mask.sum()), "users": int(len(np.unique(users[mask]))), "models": {}}
+        for label, masks in _bucket_masks(reps, axis, edges):
+            users = {int(u) for rep, m in zip(reps, masks) for u in rep["test"]["user_idx"].to_numpy()[m]}
+            row = {"bucket": label, "ratings": int(sum(m.sum() for m in masks)), "users": len(users), "models": {}}
             for n, pr in preds.items():
-                e = stats.user_errors(pr[:, mask], rating[mask], users[mask], lo, hi)
-                row["models"][n] = stats.rmse_interval(e, c.bootstrap_replicates, c.bootstrap_seed)
+                row["models"][n] = stats.rmse_interval(_bucket_errors(pr, reps, masks, lo, hi),
+                                                       c.bootstrap_replicates, c.bootstrap_seed)
             rows.append(row)
         out[axis] = rows
     return out
@@ -191,7 +226,7 @@ def findings(res: dict, runs: dict, p) -> list[str]:
         key = ("not significantly different from" if not t["significant"] else
                "significantly better than" if t["delta"] < 0 else "significantly worse than")
         groups[key].append(label[t["a"]])
-    out.append(f"- Against the paper's model (ΔRMSE with a user-and-seed bootstrap, Holm over these "
+    out.append(f"- Against the paper's model (ΔRMSE with a replicate-user-and-seed bootstrap, Holm over these "
                f"{len(vs_ref)} tests, alpha={p.compare.alpha}): "
                + "; ".join(f"{k} it: {', '.join(v) or 'none'}" for k, v in groups.items()) + ".")
     if res["ours"] and res["best_baseline"]:
@@ -256,7 +291,7 @@ def bucket_findings(res, label) -> list[str]:
     return out
 
 
-def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_info: dict, source,
+def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: list[dict], source,
           unseen: dict, anime=None, users=None) -> None:
     """comparison.md and its figures. ``unseen``: model -> what it predicts for an unseen user/item;
     ``anime`` (anime_idx, name, genres) and ``users`` (user_idx -> user_id) name the top-k lists."""
@@ -285,50 +320,68 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_info: di
                      f"{o['accuracy']:.4f}", f"{o['within1']:.4f}"] + ["–"] * 7)
     k = p.evaluate.k
     headers = (["model"] + [h.replace("@k", f"@{k}") for _, h, _ in COLUMNS]
-               + ["RMSE 95% CI", "popularity ρ", "fit s", "seeds"])
+               + ["RMSE 95% CI", "popularity ρ", "fit s", "runs"])
     rows = [[str(c) for c in r] for r in rows]
     c = p.compare
-    counts = split_info["counts"]
+    info = split_infos[0]
+    R = len(split_infos)
+    counts = info["counts"]
     protocol_line = {
         "random": f"- Protocol `random`: a seeded {1 - p.split.val - p.split.test:.0%}/{p.split.val:.0%}/"
-                  f"{p.split.test:.0%} split of the subset's ratings ({split_info['moved_note']}).",
+                  f"{p.split.test:.0%} split of the subset's ratings (replicate 0: {info['moved_note']}).",
         "cold_items": f"- Protocol `cold_items`: {p.split.val:.0%} + {p.split.test:.0%} of the anime are held out "
-                      f"with all their ratings for validation and test ({split_info['anime']['val']} + "
-                      f"{split_info['anime']['test']} anime): every test anime is unseen in training and has no edge in "
-                      f"the message-passing graph; its content features remain ({split_info['moved_note']}).",
+                      f"with all their ratings for validation and test (replicate 0: {info['anime']['val']} + "
+                      f"{info['anime']['test']} anime): every test anime is unseen in training and has no edge in "
+                      f"the message-passing graph; its content features remain ({info['moved_note']}).",
     }[protocol]
+    split_list = "; ".join(f"r{i}: seed {si['seed']}, `{si['sha256'][:12]}…`, {si['counts']['train']:,}/"
+                           f"{si['counts']['val']:,}/{si['counts']['test']:,}" for i, si in enumerate(split_infos))
     L = [f"# Comparison on `{p.data.name}`, protocol `{protocol}`: the paper's model, tuned baselines and ablations",
          "", "Generated by `dvc repro` (stages `compare@<protocol>`, `comparison@<protocol>`); every number is "
          "measured.", "", "## Protocol", "",
-         f"- One split for every model: `data/{p.data.name}/split/{protocol}.parquet` (sha256 "
-         f"`{split_info['sha256'][:16]}…`): {counts['train']:,} training, {counts['val']:,} validation and "
-         f"{counts['test']:,} test ratings. Train on train, tune on validation, report test. Predictions clamped to "
-         f"the rating range ({res['scale'][0]:g}..{res['scale'][1]:g}) for every model.", protocol_line,
-         f"- Seeds {list(c.seeds)} change model initialisation/sampling (not the split); deterministic models "
-         "(det.) run once. Cells: mean ± std over seeds.",
-         f"- Tuning: every tunable model gets the same budget, {c.tuning_trials} fits chosen by Optuna's TPE sampler "
-         f"(seed {c.tuning_seed}) on validation RMSE, over the search spaces of params.yaml (log scales where they span "
-         "decades; they contain the library defaults). The paper preset is *not* tuned (it is the replication); "
-         "ablations start from their base model's tuned settings and change one thing.",
+         f"- {R} replicate(s) of the whole procedure (`compare.replicates`, after Bouthillier et al., \"Accounting "
+         "for Variance in Machine Learning Benchmarks\", MLSys 2021). Replicate r has its own split (seed "
+         f"split.seed + r), its own tuning (seed {c.tuning_seed} + r) and its own training seeds nested inside it "
+         f"({list(c.seeds)} + 1000 r). Every model reads the same split within a replicate, so models are paired "
+         f"there. Splits (train/validation/test ratings): {split_list}. Replicate 0 "
+         f"(`data/{p.data.name}/split/{protocol}.parquet`) is the paper model's split. Train on train, tune on "
+         f"validation, report test. Predictions clamped to the rating range ({res['scale'][0]:g}..{res['scale'][1]:g}) "
+         "for every model.", protocol_line,
+         "- Seeds change model initialisation/sampling (not the split); deterministic models (det.) run once per "
+         f"replicate. Cells: mean ± std over the {R} replicate(s) x seeds (runs: how many).",
+         f"- Tuning: every tunable model gets the same budget of {c.tuning_trials} fits per replicate, on validation "
+         f"RMSE over the search spaces of params.yaml (log scales where they span decades; they contain the library "
+         f"defaults). The first fit is the defaults; Optuna's TPE sampler chooses the next "
+         f"{c.tuning_trials - c.tuning_confirm - 1}; a seeded model's last {c.tuning_confirm} fits re-evaluate the best "
+         "search trials (the defaults among them) on a second training seed, and the choice is the lowest two-seed "
+         f"mean, the defaults kept when that gain is within {zoo.NOISE_SE:g} standard errors of the seed noise the "
+         "pairs show (a deterministic model searches with the whole budget). The paper preset is *not* tuned (it is "
+         "the replication); ablations start from their base model's tuned settings of the same replicate and change "
+         "one thing.",
          f"- Ranking: for each test user, every anime not rated in training or validation is ranked (full ranking); "
          f"relevant = test rating >= {res['scale'][1] - p.evaluate.relevant_share * (res['scale'][1] - res['scale'][0]):g} "
          f"(the top {p.evaluate.relevant_share:.0%} of the rating scale {res['scale'][0]:g}..{res['scale'][1]:g}); "
          "averaged over users with a relevant test rating. "
          "popularity ρ: Spearman correlation between a model's mean score per anime and the anime's number of "
          "training ratings.",
-         f"- Statistics: ΔRMSE (A - B) = mean over seeds of the per-seed test RMSE difference (the table's means), "
-         f"95% interval and p-value from {c.bootstrap_replicates:,} bootstrap replicates (seed {c.bootstrap_seed}) that "
-         "resample test *users* (with all their ratings: ratings of a user are not independent) and seeds (training "
-         "variance) together; the p-value is the one the interval inverts. Holm's correction within each family of "
-         "tests below (every model against the paper's; ours against the best baseline; the ablations), "
-         f"alpha = {c.alpha}. A difference is called significant only when "
-         "Holm rejects and the interval excludes 0; better/worse is the sign of ΔRMSE. Assumed: users are "
-         "exchangeable draws from the population the subset represents; the split itself is fixed (its variance is "
-         "not measured).", "",
+         f"- Statistics: ΔRMSE (A - B) = mean over replicates and seeds of the paired test RMSE difference (the "
+         f"table's means), 95% interval and p-value from {c.bootstrap_replicates:,} hierarchical bootstrap replicates "
+         f"(seed {c.bootstrap_seed}) that resample the replicates of the procedure (the split's and the tuning's "
+         "variance), within each the test *users* (with all their ratings: ratings of a user are not independent), "
+         "and the seeds (training variance); the p-value is the one the interval inverts. Holm's correction within "
+         "each family of tests below (every model against the paper's; ours against the best baseline; the "
+         f"ablations), alpha = {c.alpha}. A difference is called significant only when Holm rejects, the interval "
+         "excludes 0 and every replicate's ΔRMSE has the same sign (replicates that disagree are never "
+         "significant); better/worse is the sign of ΔRMSE. Assumed: users are exchangeable draws from the "
+         "population the subset represents. How each model's variance splits into split, tuning and seed is "
+         "measured below (\"Where the variance comes from\")."
+         + ("" if R > 1 else " With one replicate the split's and the tuning's variance are **not** measured: "
+            "set compare.replicates >= 3."), "",
          "## Results (test set)", "", table(rows, headers, numparse=False), "",
          "Best value per column in bold (a missing value is never best). RMSE 95% CI: the same bootstrap.", "",
          "![test RMSE with 95% CI](rmse_ci.png)", ""]
     L += _tests_section(res, runs)
+    L += variance_section(res, runs)
     L += _bucket_section(res, runs)
     L += ["## Findings (generated from the statistics above)", ""] + findings(res, runs, p) + [""]
     L += content_section(res, runs, protocol)
@@ -351,15 +404,65 @@ def _tests_section(res, runs) -> list[str]:
         if not ts:
             continue
         trows = [[f"{label[t['a']]} vs {label[t['b']]}", f"{t['delta']:+.4f}", f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]",
-                  f"{t['p']:.2g}", t["verdict"]] for t in ts]
-        L += [f"## {title}", "", "ΔRMSE = RMSE(A) - RMSE(B): negative means A is better.", "",
-              table(trows, ["A vs B", "ΔRMSE", "95% CI", "p", "verdict (Holm)"], numparse=False), ""]
+                  f"{t['p']:.2g}", " ".join(f"{d:+.3f}" for d in t.get("per_replicate", [])),
+                  "yes" if t.get("sign_agree", True) else "no", t["verdict"]] for t in ts]
+        L += [f"## {title}", "", f"ΔRMSE = RMSE(A) - RMSE(B): negative means A is better. Holm over the {len(ts)} "
+              "tests of this table; per replicate: each replicate's ΔRMSE.", "",
+              table(trows, ["A vs B", "ΔRMSE", "95% CI", "p", "per replicate", "same sign", "verdict (Holm)"],
+                    numparse=False), ""]
+    return L
+
+
+def variance_section(res, runs) -> list[str]:
+    """Per model: how the variance of one run's test RMSE splits into split, tuning and seed; how often the
+    replicates' tunings agree."""
+    R = res["replicates"]
+    if R < 2:
+        return ["## Where the variance comes from", "",
+                "One replicate: the split's and the tuning's variance are not measured (compare.replicates >= 3 "
+                "measures them).", ""]
+    rows = []
+    for n in runs:
+        v = res["variance"][n]["rmse"]
+        tot = v["total"]
+        share = (lambda x: f"{x / tot:.0%}") if tot > 0 else (lambda x: "–")
+        rows.append([runs[n]["label"], f"{np.sqrt(tot):.4f}", f"{np.sqrt(v['split']):.4f} ({share(v['split'])})",
+                     f"{np.sqrt(v['tuning']):.4f} ({share(v['tuning'])})" if runs[n].get("settings_from_tuning")
+                     else "– (fixed settings)",
+                     f"{np.sqrt(v['seed']):.4f} ({share(v['seed'])})" if v["seeds"] > 1 else "– (det.)",
+                     f"{v['rerun_se']:.4f}"])
+    L = ["## Where the variance comes from", "",
+         f"The standard deviation of one run's test RMSE and its parts (variance shares in brackets), from the {R} "
+         "replicates (method of moments on the nested design, each part floored at 0): **seed** = the spread of "
+         "the seeds within a replicate; **split** = the spread over replicates of fits that share replicate 0's "
+         "settings (its first seed, and those settings refitted once on each other replicate's split), less the "
+         "seed part; **tuning** = the spread of the replicate means less the split and seed parts (a model with "
+         "fixed settings has none). With few replicates each part is a rough estimate. rerun s.e.: the standard "
+         "error of the table's mean under a rerun of the same splits with other rounding (tuning + seed parts; 0 "
+         "for a deterministic model), which the gate uses on another platform.", "",
+         table(rows, ["model", "sd of a run", "split", "tuning", "seed", "rerun s.e. of the mean"],
+               numparse=False), ""]
+    trows = []
+    for n in runs:
+        t = res["tuning"].get(n)
+        if not t or "agreement" not in t:
+            continue
+        a = t["agreement"]
+        per = ", ".join(f"{k} {v:.0%}" for k, v in a["per_option"].items())
+        trows.append([runs[n]["label"], f"{a['agree']}/{a['pairs']}", per,
+                      f"{t.get('kept_defaults', 0)}/{len(t.get('replicates', []))}"])
+    if trows:
+        L += [f"How often the replicates' tunings agree: pairs of replicates whose chosen settings match in every "
+              f"option (a range option within {zoo.AGREE_SHARE:.0%} of its width, on its log scale where it has one), "
+              "the share of agreeing pairs per option, and in how many replicates the defaults were kept.", "",
+              table(trows, ["model", "agreeing pairs", "per option", "defaults kept"], numparse=False), ""]
     return L
 
 
 def _bucket_section(res, runs) -> list[str]:
     L = ["## Where the data is thin: RMSE by number of training ratings", "",
-         "Test RMSE (mean over seeds) with its 95% bootstrap interval, by how many training ratings the test rating's "
+         "Test RMSE (mean over replicates and seeds) with its 95% bootstrap interval, by how many training ratings the "
+         "test rating's "
          "anime (first table) or user (second) has; n = test ratings in the bucket.", ""]
     for axis, what in (("item", "anime"), ("user", "user")):
         rows_b = res["buckets"].get(axis, [])
@@ -424,19 +527,25 @@ def recommendations_section(res, runs, p, anime, users) -> list[str]:
     if not rows:
         return []
     L = ["## Recommendations: how personal are the top-10 lists?", "",
-         f"Each model's top-{k} unseen anime (rated in no split) for the users of paper Figure 3 (first seed); the "
+         f"Each model's top-{k} unseen anime (rated in no split) for the users of paper Figure 3 (replicate 0, first "
+         "seed); the "
          "mean pairwise Jaccard overlap of their lists: 1 means everyone gets the same list, 0 that no two share "
          "an anime.", "", table(rows, ["model", f"mean pairwise Jaccard of the top-{k} lists"], numparse=False), ""]
     ours = res["ours"]
     if ours and anime is not None:
         names = anime.set_index("anime_idx")
         lo, hi = res["scale"]
+        clamped = 0
         for u, items in top_lists(runs[ours]).items():
-            trows = [[i + 1, names.at[a, "name"], str(names.at[a, "genres"]).replace("|", ", "), f"{s:.3f}"]
-                     for i, (a, s) in enumerate(items)]
-            assert all(lo <= s <= hi for _, s in items), "ours scores inside the rating range by construction"
+            # a ranking score outside the rating range (a family that ranks by raw scores) is shown clamped
+            clamped += sum(not lo <= s <= hi for _, s in items)
+            trows = [[i + 1, names.at[a, "name"], str(names.at[a, "genres"]).replace("|", ", "),
+                      f"{min(max(s, lo), hi):.3f}"] for i, (a, s) in enumerate(items)]
             L += [f"**{runs[ours]['label']}: user {users.get(u, u) if users else u}**", "",
                   table(trows, ["#", "anime", "genres", "predicted rating"], numparse=False), ""]
+        if clamped:
+            L += [f"{clamped} listed score(s) lay outside the rating range {lo:g}..{hi:g} and are shown clamped to "
+                  "it (the ranking used the raw scores).", ""]
     return L
 
 
@@ -454,13 +563,16 @@ def _hyper_section(res, runs) -> list[str]:
         if tuned:
             chosen = ", ".join(f"{k}={_short(v)}" + (f" ({tuned['edges'][k]} edge)" if k in tuned.get("edges", {}) else "")
                                for k, v in tuned["best"].items())
-            hrows.append([runs[n]["label"], "tuned: " + chosen,
-                          f"val RMSE {tuned['best_val_rmse']:.4f}, best of {len(tuned['trials'])} trials"])
+            others = "; ".join(f"r{t['replicate']}: " + ", ".join(f"{k}={_short(v)}" for k, v in t["best"].items())
+                               for t in tuned.get("replicates", [])[1:])
+            hrows.append([runs[n]["label"], "tuned (r0): " + chosen + (f" [{others}]" if others else ""),
+                          f"val RMSE {tuned['best_val_rmse']:.4f} (r0; {tuned.get('selection', 'best trial')})"])
         else:
             s = runs[n]["settings"]
             shown = ", ".join(f"{k}={_short(v)}" for k, v in s.items() if k not in ("device", "seed")) or "defaults"
             hrows.append([runs[n]["label"], "fixed", shown])
-    return ["## Hyperparameters", "", table(hrows, ["model", "chosen", "settings / tuning"], numparse=False), ""]
+    return ["## Hyperparameters", "", "Chosen in replicate 0 (r0), the other replicates' choices in brackets.", "",
+            table(hrows, ["model", "chosen", "settings / tuning"], numparse=False), ""]
 
 
 def _short(v):
@@ -468,12 +580,17 @@ def _short(v):
 
 
 def metrics_json(res: dict, runs: dict, prov: dict) -> dict:
-    """comparison.json: the means the gate reads, every test, and what produced them."""
+    """comparison.json: the means the gate reads, every test, each metric's variance parts (``spread``: the
+    gate's tolerance on another platform comes from ``rerun_se``) and what produced them."""
     models = {n: {k: v["mean"] for k, v in a.items() if k not in ("fit_seconds", "rmse_ci")} for n, a in
               res["models"].items()}
     tests = {f"{t['a']} vs {t['b']}": {"delta": t["delta"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
-                                       "p": t["p"], "significant": t["significant"]} for t in res["tests"]}
-    return {"models": models, "tests": tests, "provenance": prov}
+                                       "p": t["p"], "significant": t["significant"],
+                                       "per_replicate": t.get("per_replicate"), "verdict": t["verdict"]}
+             for t in res["tests"]}
+    spread = {n: {k: {part: v[part] for part in ("split", "tuning", "seed", "rerun_se")} for k, v in parts.items()}
+              for n, parts in res["variance"].items()}
+    return {"models": models, "tests": tests, "spread": spread, "replicates": res["replicates"], "provenance": prov}
 
 
 def plot(path, agg, runs, oracle, name) -> None:
@@ -489,7 +606,7 @@ def plot(path, agg, runs, oracle, name) -> None:
         ax.legend(loc="lower right")
     lo = min(means + ([oracle["rmse"]] if oracle else [])) * 0.9
     ax.set_xlim(left=lo)
-    ax.set_xlabel("test RMSE (mean over seeds, 95% user-and-seed bootstrap CI)")
+    ax.set_xlabel("test RMSE (mean over replicates and seeds, 95% replicate-user-seed bootstrap CI)")
     ax.set_title(f"{name}: hybrid (green), GNNs (red), baselines (blue)")
     save_figure(fig, path)
 
