@@ -43,6 +43,8 @@ from hybridrec.predictors import RatingPredictor, SplitData
 # Constructor arguments the adapter sets itself (not options).
 RESERVED = {"self", "name", "seed", "verbose", "trainable", "init_params", "num_threads", "vocab_size"}
 
+VECTORISED_HFT = True  # fit HFT with baselines/hft_vectorised.py (False: Cornac's own loops, e.g. to compare)
+
 # The vocabulary HFT reads (``text_<name>`` options; TextModality / BaseTokenizer arguments). Defaults follow
 # Cornac's HFT example (examples/hft_example.py): English stop words, 5,000 words at most, words in more than
 # half of the synopses dropped.
@@ -204,10 +206,18 @@ class CornacPredictor(RatingPredictor):
         if algorithm.text:
             # HFT's Gibbs sampler draws from NumPy's global RNG (cornac/models/hft/hft.py: np.random.randint,
             # np.random.rand), which seed= does not reach: seed it for the fit, then put it back.
+            # Cornac's inner model runs with its Python loops vectorised (baselines/hft_vectorised.py: the same
+            # objective, gradient and topic draws; HFT was the comparison's most expensive model).
             state = np.random.get_state()
             np.random.seed(seed)
             try:
-                self.model.fit(ts)
+                if VECTORISED_HFT:
+                    from baselines.hft_vectorised import vectorised_model  # noqa: PLC0415
+
+                    with vectorised_model().patch():
+                        self.model.fit(ts)
+                else:
+                    self.model.fit(ts)
             finally:
                 np.random.set_state(state)
         else:

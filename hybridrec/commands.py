@@ -32,8 +32,25 @@ def register(sub) -> None:
                         "a run compared fewer models than the reference holds")
     g.add_argument("--update", action="store_true",
                    help="write the current metrics as the new reference instead of checking (on purpose only)")
+    g.add_argument("--platform", choices=["auto", "same", "other"], default="auto",
+                   help="auto (default): compare this run's platform fingerprint with the reference's; same: the "
+                        "rules' tolerances; other: tolerances widened by the reference's measured rerun spread")
     g.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     g.set_defaults(func=cmd_check_metrics)
+
+    st = sub.add_parser("stability", help="count how a fresh run's verdicts and gate compare with the committed ones",
+                        description="Compare the verdicts of reports/<dataset>/<protocol>/comparison.json (a fresh "
+                                    "`dvc repro`, e.g. with the SSE4 kernel set exported) with the committed ones, "
+                                    "run the gate against the committed reference, and write the counts into "
+                                    "reports/stability.md. Exits 1 when a verdict turned into its opposite or the "
+                                    "gate failed.")
+    st.add_argument("--dataset", default=None, help="data set name (default: data.name from params.yaml)")
+    st.add_argument("--rev", default="HEAD", help="git revision holding the committed reports (default: HEAD)")
+    st.add_argument("--reference-dir", default=None,
+                    help="instead of git: a folder holding the committed reports/<dataset>/ files")
+    st.add_argument("--command", default="", help="the command line that produced the fresh run (for the report)")
+    st.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    st.set_defaults(func=cmd_stability)
 
     u = sub.add_parser("use-data", help="point params.yaml's data section at another data set",
                        description="Rewrite the `data:` section of params.yaml (keeping every comment and the other "
@@ -136,6 +153,7 @@ def recommend_with(p, paths, name: str, user_id: int, k: int):
 
 def cmd_check_metrics(args: argparse.Namespace) -> int:
     from hybridrec import gate, params  # noqa: PLC0415
+    from hybridrec.fingerprint import describe  # noqa: PLC0415
     from hybridrec.paths import Paths  # noqa: PLC0415
 
     p = params.load(args.params)
@@ -143,20 +161,31 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
         raise UserError(f"--dataset {args.dataset!r}: {params.data_name_problem(args.dataset)}")
     report_dir = Paths(args.dataset or p.data.name).reports
     gate.check_rules(p.gate.rules)
-    devices: dict = {}
+    devices, platforms, spreads = {}, {}, {}
     if args.update:
-        now = gate.collect(report_dir, args.source, devices)
+        now = gate.collect(report_dir, args.source, devices, platforms, spreads)
         gate.check_new_reference(now, p.gate.rules, report_dir)
         now = {k: v for k, v in now.items() if gate.rule_for(k, p.gate.rules)}  # the reference holds gated metrics
         device = gate.device_of(devices, report_dir)
-        path = gate.update_reference(report_dir, now, device)
-        print(f"wrote {len(now)} reference metrics (made on {device}) to {path}; commit it")
+        platform = gate.platform_of(platforms, report_dir)
+        path = gate.update_reference(report_dir, now, device, platform, spreads)
+        print(f"wrote {len(now)} reference metrics (made on {device}, {describe(platform)}; rerun spread of "
+              f"{sum(k in spreads for k in now)}) to {path}; commit it")
         return 0
     reference = gate.load_reference(report_dir)
     sources = args.source or sorted({k.split(".", 1)[0] for k in reference})
     reference = {k: v for k, v in reference.items() if k.split(".", 1)[0] in sources}
-    now = gate.collect(report_dir, sources, devices)
+    now = gate.collect(report_dir, sources, devices, platforms)
     gate.check_device(gate.reference_device(report_dir), devices)
+    ref_platform, ref_spread = gate.reference_extras(report_dir)
+    now_platform = gate.platform_of(platforms, report_dir)
+    same = ref_platform is not None and ref_platform == now_platform
+    if args.platform != "auto":
+        same = args.platform == "same"
+    print(f"platform: {describe(now_platform)}; reference: {describe(ref_platform)}")
+    print("same platform as the reference: the tolerances of gate.rules" if same else
+          f"another platform than the reference's: tolerances widened to max(rule, {p.gate.platform_z:g} * sqrt(2) * "
+          "rerun s.e.) from the reference's measured spread\n")
     if args.only:
         import fnmatch  # noqa: PLC0415
 
@@ -166,7 +195,7 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
         reference, now = {k: v for k, v in reference.items() if keep(k)}, {k: v for k, v in now.items() if keep(k)}
         if not reference:
             raise UserError(f"--only {' '.join(args.only)}: matches none of the reference metrics")
-    rows = gate.compare(reference, now, p.gate.rules)
+    rows = gate.compare(reference, now, p.gate.rules, None if same else ref_spread, p.gate.platform_z)
     gate.check_gated(rows, p.gate.rules, set(reference) | set(now), report_dir)
     print(gate.render(rows))
     unmatched = gate.unmatched_rules(p.gate.rules, set(reference) | set(now))
@@ -177,6 +206,25 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
           f"({', '.join(r.metric for r in bad[:5])}{'...' if len(bad) > 5 else ''})" if bad else
           f"\n{report_dir}: {len(rows)} metrics gated, all within tolerance")
     return 1 if bad else 0
+
+
+def cmd_stability(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from hybridrec import params, stability  # noqa: PLC0415
+
+    p = params.load(args.params)
+    dataset = args.dataset or p.data.name
+    if params.data_name_problem(dataset):
+        raise UserError(f"--dataset {dataset!r}: {params.data_name_problem(dataset)}")
+    ref_dir = Path(args.reference_dir) if args.reference_dir else None
+    if ref_dir is not None and not ref_dir.is_dir():
+        raise UserError(f"--reference-dir {ref_dir}: not a folder")
+    r = stability.run(dataset, p, args.rev, ref_dir, args.command)
+    print("\n".join(stability.render_section(r)))
+    opposite = sum(c["opposite"] for c in r["protocols"].values())
+    print(f"wrote {stability.STABILITY_MD}")
+    return 1 if opposite or r["gate"]["failed"] else 0
 
 
 def cmd_timing_report(args: argparse.Namespace) -> int:

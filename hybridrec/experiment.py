@@ -71,9 +71,9 @@ def _rep(replicate: int) -> dict:
     return reps[replicate]
 
 
-def _tune(name: str, replicate: int, ctx: zoo.Context, trials: int, confirm: int, seed: int) -> tuple:
+def _tune(name: str, replicate: int, ctx: zoo.Context, trials: int, confirm: int, seed: int, pruner: str) -> tuple:
     t0 = time.perf_counter()
-    out = zoo.tune(name, ctx, _rep(replicate)["data"], trials, seed, confirm)
+    out = zoo.tune(name, ctx, _rep(replicate)["data"], trials, seed, confirm, pruner)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["replicate"], out["seed"] = replicate, seed
     return "tune", name, replicate, out
@@ -163,7 +163,7 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
     def ready(name, replicate):
         return all(replicate in tuning[m] for m in needs[name])
 
-    first = [(_tune, n, r, ctx, c.tuning_trials, c.tuning_confirm, c.tuning_seed + r)
+    first = [(_tune, n, r, ctx, c.tuning_trials, c.tuning_confirm, c.tuning_seed + r, c.tuning_pruner)
              for r in replicates for n in tunable]
     first += [t for r in replicates for n in models if not needs[n] for t in fits(n, r)]
     bar = tqdm(total=n_tasks, desc=f"compare {protocol}", unit="task", disable=not progress)
@@ -239,5 +239,7 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         tuning_out[n].pop("trials")
         tuning_out[n]["seconds"] = round(sum(tuning[n][r]["seconds"] for r in replicates), 1)
         tuning_out[n]["kept_defaults"] = sum(bool(tuning[n][r]["kept_defaults"]) for r in replicates)
+        for key in ("pruned", "pruned_seconds", "saved_seconds"):
+            tuning_out[n][key] = round(sum(tuning[n][r].get(key, 0) for r in replicates), 1)
         tuning_out[n]["agreement"] = zoo.tuning_agreement(models[n], [tuning[n][r]["best"] for r in replicates])
     return tuning_out, runs, preds

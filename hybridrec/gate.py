@@ -10,6 +10,15 @@ such as ``metrics.test.rmse`` or ``comparison.random.svd.ndcg``. The reference i
 Tolerances and directions come from ``gate.rules`` in params.yaml (first matching rule wins): a metric
 regresses when it moves in its *worse* direction by more than ``max(abs, rel * |reference|)``.
 
+The reference also records the platform it was made on (:mod:`hybridrec.fingerprint`: CPU, kernel ISA,
+kernel variables, library versions) and each metric's rerun standard error, measured in the replicates of
+the comparison (``spread`` of comparison.json: the tuning and seed parts of its variance; 0 for a
+deterministic model). On the reference's own platform identical code reproduces every number exactly, so the
+rules' tight tolerances hold. On another platform the chaotic models (noisy tuning, non-convex training) give
+other draws of the same procedure: a metric's tolerance widens to ``max(rule, platform_z * sqrt(2) * rerun
+s.e.)`` (the difference of two independent draws of its mean), and the table prints, per metric, the
+smallest regression it can detect there.
+
 The gate never passes by accident: a NaN or infinite metric fails (``NOT FINITE``), a reference must hold
 finite numbers and never becomes one from a run with non-finite or ungated metrics, and rules that gate
 nothing (none, or globs that match no metric) are an error, not a pass.
@@ -18,6 +27,7 @@ nothing (none, or globs that match no metric) are an error, not a pass.
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +56,13 @@ def _files(report_dir: Path, name: str) -> list[tuple[str, Path]]:
     return [(f"comparison.{p.parent.name}", p) for p in sorted(report_dir.glob(SOURCES[name]))]
 
 
-def collect(report_dir: Path, sources=None, devices: dict | None = None) -> dict:
+def collect(report_dir: Path, sources=None, devices: dict | None = None, platforms: dict | None = None,
+            spreads: dict | None = None) -> dict:
     """Flattened numeric metrics of the given sources (default: every source file that exists). ``devices``,
-    when given, receives file -> the device its provenance records."""
+    when given, receives file -> the device its provenance records; ``platforms`` file -> its platform
+    fingerprint; ``spreads`` metric -> its rerun standard error (see the module doc)."""
     out = {}
+    comparisons = {}
     for name in SOURCES:
         if sources and name not in sources:
             continue
@@ -62,12 +75,47 @@ def collect(report_dir: Path, sources=None, devices: dict | None = None) -> dict
                 raise DataError(path, f"expected a JSON object of metrics, found {type(data).__name__}")
             if devices is not None:
                 devices[str(path)] = (data.get("provenance") or {}).get("device")
+            if platforms is not None:
+                platforms[str(path)] = (data.get("provenance") or {}).get("platform")
+            if name == "comparison":
+                comparisons[prefix] = data
             if name == "metrics":
                 data = {s: data[s] for s in ("train", "val", "test") if s in data}
             else:
                 data = data.get("models", {})
             flat = flatten(data)
             out.update({f"{prefix}.{k}": v for k, v in flat.items() if not k.endswith(".n") and not k.endswith("users")})
+    if spreads is not None:
+        spreads.update(spread_of(out, comparisons))
+    return out
+
+
+# metrics.json (the paper preset, one seed, replicate 0's split) -> the comparison metric whose seed spread it has
+_METRICS_SPREAD = {"rmse": {"test": "rmse", "val": "val_rmse", "train": "val_rmse"}}
+
+
+def spread_of(metrics: dict, comparisons: dict) -> dict:
+    """metric -> rerun standard error: a comparison metric's ``rerun_se``; a paper-model metric of
+    metrics.json (one run) the seed standard deviation of the paper preset in the random comparison (train and
+    validation RMSE: its validation RMSE's; the other train/validation metrics: the test metric's)."""
+    out = {}
+    for prefix, data in comparisons.items():
+        for model, parts in (data.get("spread") or {}).items():
+            for metric, v in parts.items():
+                if isinstance(v, dict) and isinstance(v.get("rerun_se"), (int, float)):
+                    out[f"{prefix}.{model}.{metric}"] = float(v["rerun_se"])
+    rand = comparisons.get("comparison.random") or {}
+    ref = ((rand.get("provenance") or {}).get("params") or {}).get("compare", {}).get("reference")
+    ref_spread = (rand.get("spread") or {}).get(ref) or {}
+    for key in metrics:
+        parts = key.split(".")
+        if parts[0] != "metrics" or len(parts) != 3:
+            continue
+        split, metric = parts[1], parts[2]
+        source = _METRICS_SPREAD.get(metric, {}).get(split, metric)
+        seed_var = (ref_spread.get(source) or {}).get("seed")
+        if isinstance(seed_var, (int, float)) and math.isfinite(seed_var):
+            out[key] = math.sqrt(max(0.0, seed_var))
     return out
 
 
@@ -99,6 +147,7 @@ class Row:
     tolerance: float | None
     better: str
     verdict: str
+    note: str = ""
 
     @property
     def delta(self):
@@ -112,7 +161,12 @@ def rule_for(metric: str, rules) -> object | None:
     return None
 
 
-def compare(reference: dict, now: dict, rules) -> list[Row]:
+RESOLVE = {"*.rmse": 0.01}  # the regression the gate should resolve on another platform: 1% of test RMSE
+
+
+def compare(reference: dict, now: dict, rules, spread: dict | None = None, z: float = 4.0) -> list[Row]:
+    """One row per gated metric. ``spread`` (metric -> rerun standard error), given on another platform than
+    the reference's, widens each tolerance to ``max(rule, z * sqrt(2) * spread)``."""
     rows = []
     for metric in sorted(set(reference) | set(now)):
         ref, cur = reference.get(metric), now.get(metric)
@@ -129,9 +183,22 @@ def compare(reference: dict, now: dict, rules) -> list[Row]:
             rows.append(Row(metric, None, cur, None, rule.better, "new"))
             continue
         tol = max(rule.abs, rule.rel * abs(ref))
+        note = ""
+        if spread is not None:
+            se = spread.get(metric)
+            if se is None:
+                note = "no rerun spread recorded: the rule's tolerance"
+            elif z * math.sqrt(2) * se > tol:
+                tol = z * math.sqrt(2) * se
+                note = f"widened by the rerun spread (s.e. {se:.4f})"
+            for glob, share in RESOLVE.items():
+                if fnmatch.fnmatch(metric, glob) and not fnmatch.fnmatch(metric, "*.val_rmse") and ref and \
+                        tol > share * abs(ref):
+                    note = (f"cannot resolve {share:.0%} here: tuning and seed variance give a rerun s.e. of "
+                            f"{(se or 0) / abs(ref):.2%} of the value")
         worse = (cur - ref) if rule.better == "lower" else (ref - cur)
         verdict = "REGRESSION" if worse > tol else ("improved" if worse < -tol else "ok")
-        rows.append(Row(metric, ref, cur, tol, rule.better, verdict))
+        rows.append(Row(metric, ref, cur, tol, rule.better, verdict, note))
     return rows
 
 
@@ -182,10 +249,15 @@ def render(rows) -> str:
     def f(x, sign=False):
         return "–" if x is None else (f"{x:+.4f}" if sign else f"{x:.4f}")
 
+    def rel(r):
+        if r.tolerance is None or not r.reference:
+            return "–"
+        return f"{r.tolerance / abs(r.reference):.2%}"
+
     body = [[r.metric, f(r.reference), f(r.now), f(r.delta, True), "–" if r.tolerance is None else
-             f"{r.tolerance:.4f} ({r.better} is better)", r.verdict] for r in rows]
-    return tabulate(body, headers=["metric", "reference", "now", "delta", "tolerance", "verdict"], tablefmt="simple",
-                    disable_numparse=True)
+             f"{r.tolerance:.4f} ({r.better} is better)", rel(r), r.verdict, r.note] for r in rows]
+    return tabulate(body, headers=["metric", "reference", "now", "delta", "tolerance", "detects >=", "verdict",
+                                   "note"], tablefmt="simple", disable_numparse=True)
 
 
 def reference_path(report_dir: Path) -> Path:
@@ -195,6 +267,25 @@ def reference_path(report_dir: Path) -> Path:
 def reference_device(report_dir: Path) -> str | None:
     ref = io.read_json(reference_path(report_dir))
     return ref.get("device") if isinstance(ref, dict) else None
+
+
+def reference_extras(report_dir: Path) -> tuple[dict | None, dict]:
+    """(platform fingerprint, metric -> rerun standard error) the reference records (None, {} for an older one)."""
+    ref = io.read_json(reference_path(report_dir))
+    if not isinstance(ref, dict):
+        return None, {}
+    spread = ref.get("spread") if isinstance(ref.get("spread"), dict) else {}
+    return ref.get("platform"), {k: float(v) for k, v in spread.items() if isinstance(v, (int, float))
+                                 and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def platform_of(platforms: dict, where) -> dict | None:
+    """The one platform a set of metrics files was made on (None when none records it)."""
+    found = {json.dumps(v, sort_keys=True) for v in platforms.values() if v}
+    if len(found) > 1:
+        raise UserError(f"{where}: metrics made on different platforms ({', '.join(sorted(platforms))}): "
+                        "regenerate them on one")
+    return json.loads(next(iter(found))) if found else None
 
 
 def load_reference(report_dir: Path) -> dict:
@@ -217,8 +308,12 @@ def load_reference(report_dir: Path) -> dict:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def update_reference(report_dir: Path, now: dict, device: str | None = None) -> Path:
+def update_reference(report_dir: Path, now: dict, device: str | None = None, platform: dict | None = None,
+                     spread: dict | None = None) -> Path:
     path = reference_path(report_dir)
     io.write_json(path, {"note": "reference metrics for the CI gate; update on purpose with "
-                                 "`hybridrec check-metrics --update`", "device": device, "metrics": now})
+                                 "`hybridrec check-metrics --update`. spread: each metric's rerun standard error "
+                                 "(tuning and seed variance, from the replicates) for another platform",
+                         "device": device, "platform": platform, "metrics": now,
+                         "spread": {k: v for k, v in (spread or {}).items() if k in now}})
     return path

@@ -243,6 +243,7 @@ class Compare:
     seeds: list[int]  # model seeds every model runs with in each replicate (replicate r: seed + SEED_STRIDE * r)
     tuning_trials: int  # the same search budget (fits) for every tunable model
     tuning_confirm: int  # of that budget: fits that re-evaluate the best trials (and the defaults) on a second seed
+    tuning_pruner: Literal["none", "median", "halving"]  # stops hopeless trials of families that report as they train
     tuning_seed: int
     alpha: float  # family-wise significance level (Holm)
     bootstrap_replicates: int  # of the replicate-user-and-seed bootstrap behind every interval and p-value

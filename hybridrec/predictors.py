@@ -47,6 +47,15 @@ class RatingPredictor:
     spec_keys: tuple = ()
     name = "predictor"
     deterministic = False  # True when the seed does not change the model
+    # Tuning may set ``report`` to a callable(step, value): a family that trains iteratively calls it through
+    # :meth:`report_validation` with its best validation RMSE so far, so a pruner can stop a hopeless trial
+    # (it raises optuna.TrialPruned). ``prune_after``: steps before any pruning (None: the family never reports).
+    report = None
+    prune_after: int | None = None
+
+    def report_validation(self, step: int, value: float) -> None:
+        if self.report is not None:
+            self.report(step, value)
 
     @classmethod
     def check_spec(cls, spec, key: str) -> None:

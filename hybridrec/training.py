@@ -120,13 +120,14 @@ def _minibatch_epoch(trainable, opt, sampler, x_anime, weight, scale, progress: 
     return loss_sum / max(n, 1), (sq / max(n, 1)) ** 0.5
 
 
-def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True) -> Trained:
+def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True, on_val=None) -> Trained:
     """Train for up to ``cfg.epochs`` epochs; keep the weights of the best validation RMSE (evaluated every
     ``cfg.eval_every`` epochs; stop early after ``cfg.patience`` epochs without a better one, if > 0).
 
     One epoch is one full-batch step (``train.batch_size: 0``, the paper) or a pass over the training
     ratings in mini-batches with sampled neighbourhoods. Under torchrun each process takes its shard of
-    the training ratings and DistributedDataParallel averages the gradients.
+    the training ratings and DistributedDataParallel averages the gradients. ``on_val(epoch, best val RMSE)``
+    is called after every validation (tuning's pruner; it may raise to stop the fit).
     """
     from hybridrec import distributed  # noqa: PLC0415
 
@@ -175,6 +176,8 @@ def fit(inputs: GraphInputs, cfg: Train, device: str, progress: bool = True) -> 
             best = (val_rmse, epoch)
             best_state = copy.deepcopy(model.state_dict())
         bar.set_postfix(loss=f"{loss_value:.3f}", val_rmse=f"{val_rmse:.3f}", refresh=False)
+        if on_val is not None:
+            on_val(epoch, best[0])
         if cfg.patience and epoch - best[1] >= cfg.patience:
             break
     train_seconds = time.perf_counter() - t_start

@@ -56,7 +56,25 @@ def startup_trials(budget: int) -> int:
 NOISE_SE = 2.0  # keep the defaults unless the chosen trial beats them by more than this many standard errors
 
 
-def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int, confirm: int = 0) -> dict:
+PRUNERS = ("none", "median", "halving")
+
+
+def make_pruner(kind: str, warmup: int | None):
+    """The Optuna pruner of ``compare.tuning_pruner`` (None for a family that reports nothing): ``median``
+    stops a trial whose best validation RMSE so far is worse than the median of the earlier trials' at the same
+    epoch, after ``warmup`` epochs and 2 complete trials; ``halving`` is asynchronous successive halving with its
+    first rung at ``warmup`` epochs (reduction factor 3)."""
+    import optuna  # noqa: PLC0415
+
+    if kind == "none" or warmup is None:
+        return None
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup)
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=warmup, reduction_factor=3)
+
+
+def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int, confirm: int = 0,
+         pruner: str = "none") -> dict:
     """Optuna's TPE (seeded) over ``compare.models[name].search`` with a budget of ``trials`` fits, each
     scored by validation RMSE; returns every trial, the chosen settings and the options chosen on an edge of
     their space (a hint that the space is too narrow).
@@ -66,6 +84,10 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int, confi
     is the lowest two-seed mean, and the defaults stay when that gain is within ``NOISE_SE`` standard errors of
     the seed noise the pairs show (so a winner by a hair on one noisy fit does not decide). A deterministic
     model gets the whole budget as search trials (a second fit would repeat the first).
+
+    ``pruner`` (``compare.tuning_pruner``): a family that reports its validation RMSE while it trains (the GNN and
+    ours) has hopeless search trials stopped early (:func:`make_pruner`); a pruned trial counts against the
+    budget like any other and is never chosen.
     """
     import optuna  # noqa: PLC0415
 
@@ -75,7 +97,8 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int, confi
     confirm = 0 if deterministic else min(confirm, trials - 1)
     n_search = trials - confirm
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(n_search))
-    study = optuna.create_study(direction="minimize", sampler=sampler)
+    study = optuna.create_study(direction="minimize", sampler=sampler,
+                                pruner=make_pruner(pruner, build(name, ctx).prune_after) or optuna.pruners.NopPruner())
     # the first trial is the model as it stands (the library's defaults, the entry's options, clipped into the
     # space): tuning never ends worse than not tuning
     known = {**registry.family(spec.kind).defaults(spec), **build(name, ctx).settings()}
@@ -85,14 +108,33 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int, confi
         study.enqueue_trial(start)
     results = []
 
-    def evaluate(cfg, fit_seed):
+    last = {}  # the latest value a trial reported
+
+    def evaluate(cfg, fit_seed, trial=None):
         t0 = time.perf_counter()
-        val = build(name, ctx, override=cfg).fit(data, fit_seed).test(data.val, data.scale)["rmse"]
+        predictor = build(name, ctx, override=cfg)
+        if trial is not None:
+            def report(step, value):
+                last["value"] = float(value) if np.isfinite(value) else 1e9
+                trial.report(last["value"], step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"at epoch {step}")
+            predictor.report = report
+        val = predictor.fit(data, fit_seed).test(data.val, data.scale)["rmse"]
         return (val if np.isfinite(val) else float("inf")), round(time.perf_counter() - t0, 2)
 
     def objective(trial):
         cfg = {opt: dim.suggest(trial, opt) for opt, dim in sorted(spec.search.items())}
-        val, seconds = evaluate(cfg, seed)
+        t0 = time.perf_counter()
+        try:
+            val, seconds = evaluate(cfg, seed, trial)
+        except optuna.TrialPruned as e:
+            step = int(str(e).rsplit(" ", 1)[-1])
+            results.append({"trial": trial.number, "params": cfg, "val_rmse": float("inf"), "pruned_at": step,
+                            "pruned_val_rmse": last.get("value"),
+                            "seconds": round(time.perf_counter() - t0, 2)})
+            log.info("tune %s trial %d/%d %s: pruned at epoch %d", name, trial.number + 1, trials, cfg, step)
+            raise
         results.append({"trial": trial.number, "params": cfg, "val_rmse": val, "seconds": seconds})
         log.info("tune %s trial %d/%d %s: val RMSE %.4f", name, trial.number + 1, trials, cfg, val)
         return val if np.isfinite(val) else 1e9  # a diverged fit is the worst trial, not a failed one
@@ -126,12 +168,19 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int, confi
                              f"errors of the seed noise ({noise:.4f})")
                 chosen = default
     best_val = chosen.get("mean_val_rmse", chosen["val_rmse"])
+    pruned = [r for r in results if "pruned_at" in r]
+    complete = [r["seconds"] for r in results if "pruned_at" not in r]
     edges = {opt: e for opt, dim in spec.search.items() if (e := dim.edge(chosen["params"][opt]))}
     return {"sampler": f"TPE (seed {seed}; first trial: the defaults {start}; then {startup_trials(n_search) - 1} "
                        f"random trials; {n_search} search + {len(candidates)} confirmation fits)", "budget": trials,
             "trials": results, "best": chosen["params"], "best_trial": chosen["trial"],
             "best_val_rmse": float(best_val), "selection": selection, "seed_noise": noise,
-            "kept_defaults": default is not None and chosen is default, "edges": edges}
+            "kept_defaults": default is not None and chosen is default, "edges": edges,
+            "pruner": pruner if build(name, ctx).prune_after is not None else "none",
+            "pruned": len(pruned), "pruned_seconds": round(sum(r["seconds"] for r in pruned), 1),
+            # what the pruned trials would have cost at the median time of the complete search trials
+            "saved_seconds": round(max(0.0, len(pruned) * float(np.median(complete)) - sum(r["seconds"] for r in pruned))
+                                   if pruned and complete else 0.0, 1)}
 
 
 AGREE_SHARE = 0.1  # two tunings agree on a range option when they chose it within this share of its (log) width

@@ -151,3 +151,66 @@ def test_listed_arguments_are_cornacs_own():
 
     for algo, a in ALGORITHMS.items():
         assert a.arguments == _signature_arguments(algo), algo
+
+
+# --- HFT's inner model with its Python loops vectorised (baselines/hft_vectorised.py) ------------------------
+
+def _hft_models(k=4, n_user=12, n_item=9, n_vocab=20, seed=0):
+    """Cornac's hft.Model and the vectorised one, with the same parameters, counts and rating data."""
+    from cornac.models.hft.hft import Model
+
+    from baselines.hft_vectorised import vectorised_model
+
+    rng = np.random.default_rng(seed)
+    kw = dict(n_user=n_user, n_item=n_item, n_vocab=n_vocab, alpha=7.0, beta_u=rng.normal(0, 0.1, n_user),
+              beta_i=rng.normal(0, 0.1, n_item), gamma_u=rng.normal(0, 0.3, (n_user, k)),
+              gamma_i=rng.normal(0, 0.3, (n_item, k)), k=k, lambda_text=0.2, l2_reg=0.01)
+    docs = [rng.integers(0, n_vocab, rng.integers(0, 12)) for _ in range(n_item)]  # some documents empty
+    pairs = sorted({(int(u), int(i)) for u, i in zip(rng.integers(0, n_user - 1, 60), rng.integers(0, n_item, 60))})
+    user_data = ([np.array([i for u2, i in pairs if u2 == u], dtype=np.int64) for u in range(n_user)],
+                 [rng.integers(1, 11, sum(u2 == u for u2, _ in pairs)).astype(float) for u in range(n_user)])
+    item_data = ([np.array([u for u, i2 in pairs if i2 == i], dtype=np.int64) for i in range(n_item)], None)
+    rating = {(u, i): r for u in range(n_user) for i, r in zip(user_data[0][u], user_data[1][u])}
+    item_data = (item_data[0], [np.array([rating[(u, i)] for u in item_data[0][i]]) for i in range(n_item)])
+    out = []
+    for cls in (Model, vectorised_model()):
+        np.random.seed(11)
+        m = cls(**kw)
+        m.init_count(docs)
+        out.append(m)
+    return out, docs, (user_data, item_data)
+
+
+def test_vectorised_hft_objective_and_gradient_equal_cornacs():
+    (orig, fast), docs, data = _hft_models()
+    for m in (orig, fast):
+        np.random.seed(5)
+        m.assign_word_topics(docs)
+    x = orig.params + np.random.default_rng(1).normal(0, 0.1, orig.params.shape)
+    (lo, go), (lf, gf) = orig._func(x, *data), fast._func(x, *data)
+    assert lf == pytest.approx(lo, rel=1e-12) and np.allclose(gf, go, rtol=1e-10, atol=1e-12)
+
+
+def test_vectorised_hft_topic_draws_are_cornacs():
+    (orig, fast), docs, _ = _hft_models(seed=2)
+    orig.params[-orig.n_vocab * orig.k:] = fast.params[-fast.n_vocab * fast.k:] = np.random.default_rng(3).normal(
+        0, 1, orig.n_vocab * orig.k)
+    for sweep in range(3):
+        for m in (orig, fast):
+            np.random.seed(100 + sweep)  # the same uniform draws for both
+            m.assign_word_topics(docs)
+        assert all(np.array_equal(a, b) for a, b in zip(orig.topic_assignment, fast.topic_assignment))
+        for attr in ("word_topic_cnt", "item_topic_cnt", "topic_cnt"):
+            assert np.array_equal(getattr(orig, attr), getattr(fast, attr)), attr
+        assert np.array_equal(orig.background_word, fast.background_word)
+    assert np.random.rand() == pytest.approx(np.random.RandomState(102).rand(sum(map(len, docs)) + 1)[-1])
+
+
+def test_vectorised_hft_fits_the_same_model(tiny, monkeypatch):
+    import baselines.cornac_models as cm
+
+    monkeypatch.setattr(cm, "VECTORISED_HFT", False)
+    slow = fit(tiny, "HFT", seed=4, max_iter=4, grad_iter=8)
+    monkeypatch.setattr(cm, "VECTORISED_HFT", True)
+    fast = fit(tiny, "HFT", seed=4, max_iter=4, grad_iter=8)
+    assert np.allclose(fast.predict(tiny.test), slow.predict(tiny.test), rtol=0, atol=1e-6)

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -185,3 +186,98 @@ def test_reference_holds_gated_metrics_only(full):
     (rep / "random" / "comparison.json").write_text(json.dumps(c))
     out = check(root, "--update")
     assert out.returncode == 2 and "comparison.random.hybrid.rmse=nan" in out.stderr
+
+
+# --- another platform: tolerances from the rerun spread measured in the replicates ---------------------------
+
+PLATFORM = {"cpu": "CPU A", "machine": "x86_64", "torch_cpu_capability": "AVX512",
+            "kernel_env": {"ATEN_CPU_CAPABILITY": None}, "torch": "2.13.0", "numpy": "2.4.6"}
+OTHER = {**PLATFORM, "torch_cpu_capability": "DEFAULT", "kernel_env": {"ATEN_CPU_CAPABILITY": "default"}}
+# rerun standard errors of the means (tuning + seed parts): the paper preset's seed spread is large, ours
+# and the tuned GNN are chaotic, the best baseline is deterministic (0)
+SPREAD = {"sage_paper": {"rmse": 0.02, "accuracy": 0.004, "ndcg": 0.0001, "val_rmse": 0.02},
+          "sage_tuned": {"rmse": 0.0012, "accuracy": 0.002, "ndcg": 0.0001, "val_rmse": 0.001},
+          "hybrid": {"rmse": 0.004, "accuracy": 0.001, "ndcg": 0.01, "val_rmse": 0.003},
+          "knn_baseline": {"rmse": 0.0, "accuracy": 0.0, "ndcg": 0.0, "val_rmse": 0.0}}
+
+
+def _with_platform(rep, platform):
+    for f in (rep / "metrics.json", rep / "random" / "comparison.json"):
+        d = json.loads(f.read_text())
+        d.setdefault("provenance", {}).update(platform=platform, device="cpu")
+        f.write_text(json.dumps(d))
+
+
+@pytest.fixture
+def platformed(project):
+    """A reference made on PLATFORM, with the measured spread, then metrics from OTHER."""
+    root, rep = project
+    (rep / "random").mkdir()
+    comp = json.loads(json.dumps(COMPARISON))
+    comp["models"]["knn_baseline"] = {"rmse": 1.10, "accuracy": 0.35, "ndcg": 0.002, "val_rmse": 1.09}
+    comp["spread"] = {m: {k: {"split": 0.0, "tuning": 0.0, "seed": 0.0, "rerun_se": v} for k, v in s.items()}
+                      for m, s in SPREAD.items()}
+    comp["spread"]["sage_paper"]["rmse"]["seed"] = 0.05 ** 2  # one seed of the paper preset spreads 0.05
+    comp["provenance"]["params"] = {"compare": {"reference": "sage_paper"}}
+    (rep / "random" / "comparison.json").write_text(json.dumps(comp))
+    _with_platform(rep, PLATFORM)
+    assert check(root, "--update").returncode == 0
+    ref = json.loads((rep / "reference_metrics.json").read_text())
+    assert ref["platform"] == PLATFORM and ref["spread"]["comparison.random.hybrid.rmse"] == 0.004
+    assert ref["spread"]["metrics.test.rmse"] == pytest.approx(0.05)  # metrics.json: one seed's spread
+    _with_platform(rep, OTHER)
+    return root, rep, ref
+
+
+def _rows(out):
+    return {line.split()[0]: line for line in out.stdout.splitlines() if line.startswith(("comparison.", "metrics."))}
+
+
+def test_another_platform_passes_a_rerun_drawn_from_the_spread(platformed):
+    root, rep, ref = platformed
+    rng = np.random.default_rng(0)
+    c = json.loads((rep / "random" / "comparison.json").read_text())
+    for model, metrics in c["models"].items():
+        for key in metrics:
+            se = ref["spread"].get(f"comparison.random.{model}.{key}", 0.0)
+            metrics[key] += rng.normal(0, np.sqrt(2) * se)  # another independent draw of the same mean
+    (rep / "random" / "comparison.json").write_text(json.dumps(c))
+    out = check(root)
+    assert out.returncode == 0, out.stdout
+    assert "another platform than the reference's" in out.stdout
+    set_comparison(rep, "sage_paper", "rmse", 1.40 + 0.05)  # the paper preset's seed noise: 1.8 sqrt(2) s.e.
+    _with_platform(rep, OTHER)
+    assert check(root).returncode == 0
+    assert check(root, "--platform", "same").returncode == 1  # on the reference's own platform: a regression
+
+
+def test_another_platform_fails_a_shift_past_its_stated_resolution(platformed):
+    root, rep, ref = platformed
+    out = check(root)
+    line = _rows(out)["comparison.random.hybrid.rmse"]
+    assert float(line.split()[4]) == pytest.approx(4.0 * np.sqrt(2) * 0.004, abs=1e-4)  # the tolerance column:
+    tol = 4.0 * np.sqrt(2) * 0.004  # the smallest regression it detects
+    set_comparison(rep, "hybrid", "rmse", 0.99 + 0.95 * tol)
+    _with_platform(rep, OTHER)
+    assert check(root).returncode == 0
+    set_comparison(rep, "hybrid", "rmse", 0.99 + 1.05 * tol)
+    _with_platform(rep, OTHER)
+    out = check(root)
+    assert out.returncode == 1 and "REGRESSION" in _rows(out)["comparison.random.hybrid.rmse"]
+
+
+@pytest.mark.parametrize("model", ["hybrid", "sage_tuned", "knn_baseline"])
+def test_a_planted_one_percent_regression_fails_or_the_table_says_why(platformed, model):
+    root, rep, ref = platformed
+    value = json.loads((rep / "random" / "comparison.json").read_text())["models"][model]["rmse"]
+    set_comparison(rep, model, "rmse", value * 1.01)
+    _with_platform(rep, OTHER)
+    out = check(root)
+    line = _rows(out)[f"comparison.random.{model}.rmse"]
+    if "REGRESSION" not in line:  # ours: a rerun s.e. of 0.4% cannot resolve 1% with a 4 sigma tolerance
+        assert model == "hybrid" and "cannot resolve 1% here" in line and out.returncode == 0
+    else:
+        assert out.returncode == 1
+    set_comparison(rep, model, "rmse", value * 1.01)  # on the reference's own platform: always caught
+    _with_platform(rep, PLATFORM)
+    assert check(root).returncode == 1

@@ -129,3 +129,57 @@ def test_confirmation_leaves_a_real_gain_alone(data):
     default = out["trials"][0]
     assert not out["kept_defaults"] and out["best"] != default["params"]
     assert default["mean_val_rmse"] - out["best_val_rmse"] > 2 * out["seed_noise"]
+
+
+def _reporting_family():
+    """A constructed family that trains over 100 epochs, reporting its validation RMSE every 10: the option
+    ``x`` sets how bad it ends (x = 0 best); a pruner can stop the bad ones early."""
+    from hybridrec.predictors import RatingPredictor
+
+    class Reporting(RatingPredictor):
+        kind = "reporting_test_family"
+        spec_keys = ("search",)
+        prune_after = 20
+
+        @classmethod
+        def defaults(cls, spec):
+            return {"x": 0}
+
+        @classmethod
+        def from_spec(cls, spec, ctx, override=None):
+            out = cls()
+            out.x = (override or ctx.tuned.get(spec.name, {})).get("x", 0)
+            return out
+
+        def fit(self, data, seed):
+            self.mean, self.epochs = float(data.train["rating"].mean()), 0
+            for epoch in range(10, 101, 10):
+                self.epochs = epoch
+                self.report_validation(epoch, 1.0 + self.x + 1.0 / epoch)
+            return self
+
+        def settings(self):
+            return {"x": self.x}
+
+        def score(self, users, anime):
+            return np.full(len(users), self.mean + 0.3 * self.x)
+
+    return Reporting
+
+
+@pytest.mark.parametrize("pruner", ["median", "halving"])
+def test_pruned_trials_count_against_the_budget_and_are_never_chosen(data, monkeypatch, pruner):
+    from hybridrec import registry
+
+    fam = _reporting_family()
+    monkeypatch.setitem(registry.families(), fam.kind, fam)
+    raw = raw_params()
+    raw["compare"]["models"]["rep"] = {"kind": fam.kind, "search": {"x": [0, 1, 2, 3, 4, 5]}}
+    ctx = zoo.Context(params.parse(raw))
+    out = zoo.tune("rep", ctx, data, trials=10, seed=0, confirm=3, pruner=pruner)
+    pruned = [t for t in out["trials"] if "pruned_at" in t]
+    assert len(out["trials"]) == 7 and out["pruned"] == len(pruned) >= 1  # the budget holds, some were stopped
+    assert all(t["pruned_at"] >= 20 and t["params"]["x"] > 0 for t in pruned)  # after the warm-up; never the best
+    assert all("confirm_val_rmse" not in t for t in pruned) and out["best"] == {"x": 0}
+    plain = zoo.tune("rep", ctx, data, trials=10, seed=0, confirm=3, pruner="none")
+    assert plain["pruned"] == 0 and plain["best"] == {"x": 0}

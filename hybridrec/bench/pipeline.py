@@ -57,7 +57,9 @@ def model_times(reports: Path) -> dict:
             tune = t.get("seconds", sum(x.get("seconds", 0) for x in t.get("trials", [])))
             fits = r["runs"] + r.get("cross", [])  # the cross fits of the replicates count as fits
             rows.append({"model": name, "tune_seconds": round(float(tune), 1), "fits": len(fits),
-                         "fit_seconds": round(sum(x["fit_seconds"] for x in fits), 1)})
+                         "fit_seconds": round(sum(x["fit_seconds"] for x in fits), 1),
+                         "tunings": len(t.get("replicates", [t] if t else [])),
+                         "pruned": int(t.get("pruned", 0)), "pruned_saved_seconds": float(t.get("saved_seconds", 0.0))})
         out[protocol] = rows
     return out
 
@@ -121,11 +123,16 @@ def render(paths) -> list[str]:
     L.append("")
     for d in runs:
         for protocol, models in d.get("models", {}).items():
-            mrows = [[m["model"], f"{m['tune_seconds']:.1f}", m["fits"], f"{m['fit_seconds']:.1f}"]
+            extra = any("pruned" in m for m in models)
+            mrows = [[m["model"], f"{m['tune_seconds']:.1f}"]
+                     + ([m.get("tunings", 0), m.get("pruned", 0), f"{m.get('pruned_saved_seconds', 0):.0f}"] if extra else [])
+                     + [m["fits"], f"{m['fit_seconds']:.1f}"]
                      for m in sorted(models, key=lambda m: -(m["tune_seconds"] + m["fit_seconds"]))]
             total = sum(m["tune_seconds"] + m["fit_seconds"] for m in models)
+            head = (["model", "tuning s"] + (["tunings", "pruned trials", "pruning saved ~s"] if extra else [])
+                    + ["fits", "fits s (all seeds)"])
             L += [f"**{d['label']}: models of protocol `{protocol}`** ({total:.0f} s of tuning and fitting in all)", "",
-                  table(mrows, ["model", "tuning s", "fits", "fits s (all seeds)"], numparse=False), ""]
+                  table(mrows, head, numparse=False), ""]
     return L
 
 

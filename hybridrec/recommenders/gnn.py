@@ -33,8 +33,14 @@ class GraphSAGEPredictor(ConfiguredFamily):
 
         cfg = dataclasses.replace(self.cfg, seed=seed)
         self.inputs = data.graph_inputs(tuple(cfg.features))
-        self.trained = fit(self.inputs, cfg, resolve_device(cfg.device), progress=False)
+        self.trained = fit(self.inputs, cfg, resolve_device(cfg.device), progress=False, on_val=self.report_validation)
         return self
+
+    @property
+    def prune_after(self) -> int:
+        """Epochs before a tuning trial may be pruned: its early-stopping patience (a GNN's validation RMSE sits
+        at the global mean's for tens of epochs before it falls), at least 10 validations."""
+        return max(self.cfg.patience, 10 * self.cfg.eval_every)
 
     def score(self, users, anime):
         import torch  # noqa: PLC0415

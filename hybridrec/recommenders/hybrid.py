@@ -204,6 +204,7 @@ class HybridPredictor(ConfiguredFamily):
             plateau.step(val_rmse)
             if val_rmse < best[0]:
                 best, best_state = (val_rmse, epoch), copy.deepcopy(model.state_dict())
+            self.report_validation(epoch, best[0])
             if cfg.patience and epoch - best[1] >= cfg.patience:
                 break
         if best_state is not None:
@@ -212,6 +213,11 @@ class HybridPredictor(ConfiguredFamily):
         self.best_epoch, self.best_val_rmse, self.train_seconds = best[1], best[0], time.perf_counter() - t0
         self._encode()
         return self
+
+    @property
+    def prune_after(self) -> int:
+        """Epochs before a tuning trial may be pruned: its early-stopping patience, at least 10 validations."""
+        return max(self.cfg.patience, 10 * self.cfg.eval_every)
 
     def _squash(self, s):
         import torch  # noqa: PLC0415
