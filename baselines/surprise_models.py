@@ -190,6 +190,12 @@ def _options(options: dict, cls) -> dict:
     return kwargs
 
 
+# The keys Surprise reads from sim_options / bsl_options (surprise/similarities.pyx and prediction_algorithms/
+# algo_base.py, baseline_only.py): any other key is silently ignored by Surprise, so it is refused here.
+SIM_KEYS = frozenset({"name", "user_based", "min_support", "shrinkage"})
+BSL_KEYS = frozenset({"method", "n_epochs", "reg", "reg_u", "reg_i", "learning_rate"})
+
+
 def _arguments(cls) -> set:
     return set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
 
@@ -211,8 +217,14 @@ class SurprisePredictor(RatingPredictor):
         if spec.algo not in ALGORITHMS:
             raise ParamsError(f"params.yaml: {key}.algo = {spec.algo!r}: must be a Surprise algorithm "
                               f"({', '.join(ALGORITHMS)})")
-        known = _arguments(ALGORITHMS[spec.algo].cls) - {"random_state", "sim_options", "bsl_options"}
+        args = _arguments(ALGORITHMS[spec.algo].cls)
+        known = args - {"random_state", "sim_options", "bsl_options"}
         for opt in list(spec.options) + list(spec.search):
+            for prefix, keys, arg in (("sim_", SIM_KEYS, "sim_options"), ("bsl_", BSL_KEYS, "bsl_options")):
+                if opt.startswith(prefix) and (opt[len(prefix):] not in keys or arg not in args):
+                    raise ParamsError(f"params.yaml: {key}: {opt!r} is not a {arg} key of {spec.algo} "
+                                      + (f"(Surprise reads {', '.join(prefix + k for k in sorted(keys))})"
+                                         if arg in args else f"({spec.algo} takes no {arg})"))
             if not (opt in known or opt.startswith(("sim_", "bsl_"))):
                 raise ParamsError(f"params.yaml: {key}: {spec.algo} has no option {opt!r} "
                                   f"(known: {', '.join(sorted(known)) or 'none'}; sim_* / bsl_* for similarity "

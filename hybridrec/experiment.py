@@ -150,14 +150,23 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
     def tuned_ctx(replicate):
         return zoo.Context(p, {m: tuning[m][replicate]["best"] for m in tuning if replicate in tuning[m]})
 
+    reused = {n: set() for n in crossed}  # cross fits that are the replicate's own first fit (same settings)
+
     def fits(name, replicate):
         ctx_r = tuned_ctx(replicate)
         out = [(_fit, "fit", name, replicate, ctx_r, train_seed(seed, replicate), p.evaluate.k,
                 p.evaluate.relevant_share, show if (replicate == 0 and seed == seeds[name][0]) else None)
                for seed in seeds[name]]
-        if replicate == 0 and name in crossed:  # replicate 0's settings on every other replicate's split
-            out += [(_fit, "cross", name, r, ctx_r, train_seed(seeds[name][0], r), p.evaluate.k,
-                     p.evaluate.relevant_share, None) for r in replicates if r > 0]
+        if name in crossed:  # replicate 0's settings on replicate r's split, once both tunings are done
+            pending = [r for r in replicates if r > 0 and ready(name, r)] if replicate == 0 else \
+                [replicate] if ready(name, 0) else []
+            for r in pending:
+                if all(tuning[m][0]["best"] == tuning[m][r]["best"] for m in needs[name]):
+                    reused[name].add(r)  # the same settings: the cross fit is replicate r's first fit, bit for bit
+                    bar.update(1)
+                else:
+                    out.append((_fit, "cross", name, r, tuned_ctx(0), train_seed(seeds[name][0], r), p.evaluate.k,
+                                p.evaluate.relevant_share, None))
         return out
 
     def ready(name, replicate):
@@ -220,6 +229,11 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
     bar.close()
     log.info("compare %s: %d tasks (%d replicate(s)) in %.0f s on %d worker(s)", protocol, n_tasks, c.replicates,
              time.perf_counter() - started, workers)
+    def cross_record(name, r):
+        if r in reused[name]:
+            return {**results[name][(r, train_seed(seeds[name][0], r))][0], "reused": True}
+        return cross[name][r]
+
     runs, preds = {}, {}
     for name, spec in models.items():
         per_rep, flat = [], []
@@ -233,7 +247,7 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         runs[name] = {"model": name, "label": spec.label, "kind": spec.kind, "deterministic": deterministic[name],
                       "settings": per_rep[0]["settings"], "tuned": name in tuning,
                       "settings_from_tuning": bool(needs[name]), "replicates": per_rep, "runs": flat,
-                      "cross": [cross[name][r] for r in replicates if r > 0] if name in cross else []}
+                      "cross": [cross_record(name, r) for r in replicates if r > 0] if name in cross else []}
     tuning_out = {n: {"replicates": [tuning[n][r] for r in replicates], **tuning[n][0]} for n in tunable}
     for n in tunable:
         tuning_out[n].pop("trials")

@@ -377,6 +377,32 @@ def data_name_problem(name) -> str | None:
 
 
 MIN_BATCH = 64  # smallest useful mini-batch (ratings)
+
+# Value ranges of the `train` and `hybrid` settings, checked for the sections and for every compare.models entry's
+# options and search values (a setting an entry overrides must be as valid as the section's own):
+# name -> (lowest, lowest included?, highest, highest included?)
+RANGES = {
+    "train": {"hidden": (1, True, None, False), "lr": (0, False, None, False), "weight_decay": (0, True, None, False),
+              "dropout": (0, True, 1, False), "epochs": (1, True, None, False), "eval_every": (1, True, None, False),
+              "patience": (0, True, None, False), "batch_size": (0, True, None, False)},
+    "hybrid": {"dim": (1, True, None, False), "content_hidden": (0, True, None, False), "lr": (0, False, None, False),
+               "reg": (0, True, None, False), "weight_decay": (0, True, None, False), "dropout": (0, True, 1, False),
+               "cold_dropout": (0, True, 1, False), "epochs": (1, True, None, False),
+               "eval_every": (1, True, None, False), "patience": (0, True, None, False)},
+}
+
+
+def range_problem(section: str, name: str, value) -> str | None:
+    """Why ``value`` is out of range for setting ``name`` of ``section`` (None when it is fine or unchecked)."""
+    rule = RANGES.get(section, {}).get(name)
+    if rule is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    lo, lo_in, hi, hi_in = rule
+    bad = (value < lo if lo_in else value <= lo) or (hi is not None and (value > hi if hi_in else value >= hi))
+    if not bad:
+        return None
+    lower = f">= {lo}" if lo_in else f"> {lo}"
+    return f"must be {lower}" + (f" and {'<=' if hi_in else '<'} {hi}" if hi is not None else "")
 SEED_STRIDE = 1000  # replicate r of the comparison trains with compare.seeds + SEED_STRIDE * r
 
 
@@ -414,6 +440,24 @@ def _check_values(p: Params) -> None:
     for key, device in devices:
         if not isinstance(device, str) or not DEVICE.fullmatch(device):
             raise ParamsError(f"params.yaml: {key} = {device!r}: must be auto, cpu, cuda or cuda:N")
+    for section in RANGES:
+        for name, value in as_dict(getattr(p, section)).items():
+            problem = range_problem(section, name, value)
+            if problem:
+                raise ParamsError(f"params.yaml: {section}.{name} = {value!r}: {problem}")
+    from hybridrec import registry  # noqa: PLC0415
+
+    for model, spec in p.compare.models.items():
+        family_section = getattr(registry.family(spec.kind), "section", "")  # a ConfiguredFamily's section
+        if family_section not in RANGES:
+            continue
+        checks = [(f"options.{k}", v) for k, v in spec.options.items()]
+        checks += [(f"search.{k}", v) for k, dim in spec.search.items() for v in dim.values()]
+        for where, value in checks:
+            problem = range_problem(family_section, where.split(".", 1)[1], value)
+            if problem:
+                raise ParamsError(f"params.yaml: compare.models.{model}.{where} holds {value!r}: {problem} (as "
+                                  f"{family_section}.{where.split('.', 1)[1]})")
     t = p.train
     if 0 < t.batch_size < MIN_BATCH:
         raise ParamsError(f"params.yaml: train.batch_size = {t.batch_size}: a mini-batch of fewer than {MIN_BATCH} "

@@ -619,3 +619,15 @@ def test_params_refuse_a_useless_batch_size():
 def test_params_refuse_splits_that_leave_a_part_empty(split):
     with pytest.raises(ParamsError, match=r"split.val and split.test must be fractions in \(0, 1\)"):
         params.parse(raw_params(split=split))
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5"])
+def test_bad_worker_count_is_a_clear_error(monkeypatch, value):
+    from hybridrec import experiment
+    from hybridrec.errors import UserError
+
+    monkeypatch.setenv("HYBRIDREC_WORKERS", value)
+    with pytest.raises(UserError, match=f"HYBRIDREC_WORKERS={value!r}: must be a whole number >= 1"):
+        experiment.workers_default()
+    monkeypatch.setenv("HYBRIDREC_WORKERS", " ")  # empty: every core
+    assert experiment.workers_default() >= 1

@@ -46,3 +46,50 @@ def test_bad_yaml_file(tmp_path):
     f.write_text("train: [unclosed")
     with pytest.raises(ParamsError, match="not valid YAML"):
         params.load(f)
+
+
+@pytest.mark.parametrize("section,override,message", [
+    ("hybrid", {"dim": 0}, r"hybrid.dim = 0: must be >= 1"),
+    ("hybrid", {"cold_dropout": 1.0}, r"hybrid.cold_dropout = 1.0: must be >= 0 and < 1"),
+    ("hybrid", {"lr": 0.0}, r"hybrid.lr = 0.0: must be > 0"),
+    ("hybrid", {"content_hidden": -1}, r"hybrid.content_hidden = -1: must be >= 0"),
+    ("train", {"dropout": 1.0}, r"train.dropout = 1.0: must be >= 0 and < 1"),
+])
+def test_section_values_in_range(section, override, message):
+    with pytest.raises(ParamsError, match=message):
+        params.parse(raw_params(**{section: override}))
+
+
+def _with_model(name, spec):
+    raw = raw_params()
+    raw["compare"]["models"][name] = spec
+    return raw
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"kind": "hybrid", "options": {"dim": 0}}, r"compare.models.m.options.dim holds 0: must be >= 1"),
+    ({"kind": "hybrid", "search": {"dim": [0, 16]}}, r"compare.models.m.search.dim holds 0: must be >= 1"),
+    ({"kind": "gnn", "search": {"lr": {"low": 0.0, "high": 0.1}}}, r"compare.models.m.search.lr holds 0.0: must be > 0"),
+    ({"kind": "gnn", "options": {"epochs": 0}}, r"compare.models.m.options.epochs holds 0"),
+    ({"kind": "surprise", "algo": "KNNBaseline", "options": {"bsl_optionz": 1}},
+     r"'bsl_optionz' is not a bsl_options key of KNNBaseline"),
+    ({"kind": "surprise", "algo": "KNNBaseline", "options": {"sim_nam": "cosine"}},
+     r"'sim_nam' is not a sim_options key of KNNBaseline"),
+    ({"kind": "surprise", "algo": "SVD", "options": {"sim_name": "cosine"}}, r"SVD takes no sim_options"),
+])
+def test_model_entries_values_checked_when_params_load(spec, message):
+    with pytest.raises(ParamsError, match=message):
+        params.parse(_with_model("m", spec))
+
+
+def test_comparison_budget_checks():
+    with pytest.raises(ParamsError, match="compare.tuning_trials = 0: at least 1"):
+        params.parse(raw_params(compare={"tuning_trials": 0, "tuning_confirm": 0}))
+    with pytest.raises(ParamsError, match="compare.tuning_confirm = 10"):
+        params.parse(raw_params(compare={"tuning_confirm": 10}))
+    with pytest.raises(ParamsError, match="compare.replicates = 0"):
+        params.parse(raw_params(compare={"replicates": 0}))
+    with pytest.raises(ParamsError, match=r"compare.seeds = \[0, 0\]: distinct seeds"):
+        params.parse(raw_params(compare={"seeds": [0, 0]}))
+    with pytest.raises(ParamsError, match="compare.tuning_pruner"):
+        params.parse(raw_params(compare={"tuning_pruner": "hyperband"}))

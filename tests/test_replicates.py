@@ -51,6 +51,12 @@ def test_runs_are_nested_in_replicates_with_cross_fits(ran, few):
             assert preds[(name, r)].shape[0] == len(seeds)
         if rec["settings_from_tuning"]:  # the tuned models and their ablations
             assert [c["replicate"] for c in rec["cross"]] == list(range(1, R))
+            for c in rec["cross"]:  # where replicate r tuned to replicate 0's settings, its first fit is reused
+                same = rec["replicates"][c["replicate"]]["settings"] == rec["replicates"][0]["settings"]
+                assert c.get("reused", False) == same, name
+                if same:
+                    first = next(x for x in rec["runs"] if x["replicate"] == c["replicate"])
+                    assert {k: v for k, v in c.items() if k != "reused"} == first
         else:
             assert rec["cross"] == []
     for name, t in tuning.items():

@@ -175,6 +175,9 @@ class HybridPredictor(ConfiguredFamily):
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
         known = self.known.to(device)
         u_d, i_d, r_d, rt_d = u.to(device), i.to(device), r.to(device), rt.to(device)
+        n_u = torch.bincount(u, minlength=n_users).float().to(device)  # training ratings per user / per anime
+        n_i = torch.bincount(i, minlength=n_items).float().to(device)
+        n_ratings = float(len(u))
         val = data.val
         vu = torch.tensor(val["user_idx"].to_numpy(), dtype=torch.long, device=device)
         vi = torch.tensor(val["anime_idx"].to_numpy(), dtype=torch.long, device=device)
@@ -188,9 +191,11 @@ class HybridPredictor(ConfiguredFamily):
             dot = model.users(q, self.graph, own=(u_d, i_d, rt_d, q_s))
             pred = self._squash(dot + b_s.index_select(0, i_d) + model.bu.weight[:, 0].index_select(0, u_d))
             # per-rating L2 on the free user factors and the anime rows that score (as SGD-MF; a prior per user
-            # and per anime instead, which shrinks rare ones more, measured worse: val RMSE 1.017 vs 0.996)
-            penalty = (model.P.weight.index_select(0, u_d).pow(2).sum(1) + q_s.index_select(0, i_d).pow(2).sum(1)
-                       + model.bu.weight[:, 0].index_select(0, u_d).pow(2) + b_s.index_select(0, i_d).pow(2)).mean()
+            # and per anime instead, which shrinks rare ones more, measured worse: val RMSE 1.017 vs 0.996). The
+            # mean over ratings of |p_u|^2 + |q_i|^2 + b_u^2 + b_i^2 is a rating-count-weighted sum over users and
+            # anime: computed on those rows (not on one copy per rating: 60x fewer elements; a fit 7.7 -> 6.9 s)
+            penalty = ((model.P.weight.pow(2).sum(1) + model.bu.weight[:, 0].pow(2)) @ n_u
+                       + (q_s.pow(2).sum(1) + b_s.pow(2)) @ n_i) / n_ratings
             loss = ((pred - r_d) ** 2).mean() + cfg.reg * penalty
             opt.zero_grad()
             loss.backward()
