@@ -127,6 +127,12 @@ class CornacPredictor(RatingPredictor):
     spec_keys = ("algo", "options", "search")
     deterministic = False  # the seed sets Cornac's initialisation (and HFT's topic sampling)
 
+    @classmethod
+    def platform_invariant(cls, spec) -> bool:
+        """MF is Cornac's Cython SGD in a prebuilt wheel (the same bits under the SSE4 kernel set,
+        reports/stability.md); HFT computes with NumPy's BLAS and vector exp, whose kernels differ by CPU."""
+        return spec.algo == "MF"
+
     def __init__(self, algo: str, options: dict | None = None, label: str | None = None):
         if algo not in ALGORITHMS:
             raise ParamsError(f"params.yaml: unknown Cornac algorithm {algo!r} (known: {', '.join(ALGORITHMS)})")

@@ -5,3 +5,27 @@ The package holds the logic; ``stages/`` holds the thin DVC entry points; ``base
 """
 
 __version__ = "0.1.0"
+
+
+def _quiet_interrupt() -> None:
+    """In a stage script or the ``hybridrec`` command, Ctrl-C before the stage's own handler is in place (while
+    modules import) prints the same one line as after it, not a traceback; the exit status stays 130."""
+    import sys
+    from pathlib import Path
+
+    main = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if main is None or not (main.parent.name == "stages" or main.name == "hybridrec"):
+        return
+    default = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            print("interrupted (Ctrl-C): nothing was written under a final name; the previous outputs are kept",
+                  file=sys.stderr)
+            return
+        default(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+_quiet_interrupt()

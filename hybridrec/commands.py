@@ -108,6 +108,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     df["genres"] = df["genres"].str.replace("|", ", ")
     print(tabulate(df[["rank", "name", "genres", "predicted_rating"]].values.tolist(),
                    headers=["#", "anime", "genres", "predicted rating"], tablefmt="simple", floatfmt=".2f"))
+    if len(df) < k:
+        print(f"note: only {len(df)} anime are unrated by user {args.user} in every split (asked for -k {k})")
     return 0
 
 
@@ -292,6 +294,12 @@ def cmd_use_data(args: argparse.Namespace) -> int:
     path = Path(args.params)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
+    download = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("data", {}).get("download") is True
+    if args.source == "kaggle" and not download:  # the files must be there now, not fail later in `dvc repro`
+        from hybridrec.data import ensure_files  # noqa: PLC0415
+
+        data_dir = Path(args.dir) if Path(args.dir).is_absolute() else path.resolve().parent / args.dir
+        ensure_files(data_dir)
     existing = _reports_source(Paths(args.name, root=path.resolve().parent))
     if existing and existing[1] != args.source:
         raise UserError(f"--name {args.name}: {Paths(args.name).reports} holds reports of data.source = "

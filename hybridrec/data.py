@@ -44,7 +44,20 @@ def ensure_files(data_dir, download: bool = False) -> None:
         _download(data_dir)
         missing = [f for f in REQUIRED_FILES if not (data_dir / f).is_file()]
     if missing:
-        raise DataError(data_dir / missing[0], f"file not found; {kaggle_help(data_dir)}")
+        raise DataError(data_dir / missing[0], f"file not found{_found_instead(data_dir, missing[0])}; "
+                                               f"{kaggle_help(data_dir)}")
+
+
+def _found_instead(data_dir: Path, name: str) -> str:
+    """What the folder holds in place of ``name`` (a compressed copy, other CSVs), for the error message."""
+    if not data_dir.is_dir():
+        return f" (the folder {data_dir} does not exist)"
+    stem = name.rsplit(".", 1)[0]
+    near = sorted(p.name for p in data_dir.iterdir() if p.name.startswith(stem) and p.name != name)
+    if near:
+        return f" (found {', '.join(near[:3])}: decompress it; the pipeline reads the plain .csv)"
+    csvs = sorted(p.name for p in data_dir.iterdir() if p.suffix.lower() == ".csv")
+    return f" (the folder holds {', '.join(csvs[:5])})" if csvs else f" (the folder {data_dir} holds no .csv file)"
 
 
 def _download(data_dir: Path) -> None:
@@ -121,16 +134,26 @@ def _header(path) -> list[str]:
     return names
 
 
+def _delimiter_hint(header) -> str:
+    """A hint when the header is one column that another delimiter would split (a ';' or tab separated file)."""
+    if len(header) == 1:
+        for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "'|'")):
+            if sep in header[0]:
+                return f"; the file looks {name}-separated: the Kaggle files are comma-separated"
+    return ""
+
+
 def _require(path, header, column):
     if column not in header:
-        raise DataError(path, f"missing column '{column}' (header has: {', '.join(header)})")
+        raise DataError(path, f"missing column '{column}' (header has: {', '.join(header)}){_delimiter_hint(header)}")
 
 
 def _pick(path, header, choices):
     for c in choices:
         if c in header:
             return c
-    raise DataError(path, f"missing column '{choices[0]}' (or '{choices[1]}'); header has: {', '.join(header)}")
+    raise DataError(path, f"missing column '{choices[0]}' (or '{choices[1]}'); header has: {', '.join(header)}"
+                          f"{_delimiter_hint(header)}")
 
 
 INT64_DIGITS = len(str(2**63))  # 19: a number with fewer digits always fits in 64 bits

@@ -51,9 +51,16 @@ def train_seed(seed: int, replicate: int) -> int:
     return seed + SEED_STRIDE * replicate
 
 
-def _init(name: str, protocol: str) -> None:
+def _init(name: str, protocol: str, worker: bool = True) -> None:
     import torch  # noqa: PLC0415
 
+    if worker:
+        import signal  # noqa: PLC0415
+
+        from hybridrec.errors import die_with_parent  # noqa: PLC0415
+
+        die_with_parent(signal.SIGKILL)  # the stage was killed: nothing of this process is needed any more
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the stage, which stops the pool
     torch.set_num_threads(1)
     _worker.clear()
     _worker.update(name=name, protocol=protocol, replicates={})
@@ -119,6 +126,17 @@ def _fit(kind: str, name: str, replicate: int, ctx: zoo.Context, seed: int, k: i
     log.info("%s %s replicate %d seed %d: test RMSE %.4f, NDCG@%d %.4f, fit %.1f s", kind, name, replicate, seed,
              run["test"]["rmse"], k, ranking["ndcg"], fit_seconds)
     return kind, name, replicate, (run, test_pred.astype(np.float32), predictor.settings())
+
+
+def _stop(pool) -> None:
+    """Cancel the queued tasks and kill the workers of ``pool`` (their results are no longer wanted)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+    for proc in procs:
+        proc.join(timeout=5)
 
 
 def run(p, protocol: str, workers: int | None = None, progress: bool = True,
@@ -198,7 +216,7 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         import torch  # noqa: PLC0415
 
         threads = torch.get_num_threads()
-        _init(p.data.name, protocol)
+        _init(p.data.name, protocol, worker=False)
         try:
             queue = list(first)
             while queue:
@@ -219,13 +237,18 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         # to 1e-8).
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = "1"
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-                                 initargs=(p.data.name, protocol)) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                                   initargs=(p.data.name, protocol))
+        try:
             pending = {pool.submit(fn, *args) for fn, *args in first}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     pending |= {pool.submit(fn, *args) for fn, *args in collect(*fut.result())}
+        except BaseException:  # Ctrl-C or a failed task: stop every worker now instead of finishing their tasks
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
     bar.close()
     log.info("compare %s: %d tasks (%d replicate(s)) in %.0f s on %d worker(s)", protocol, n_tasks, c.replicates,
              time.perf_counter() - started, workers)

@@ -60,6 +60,40 @@ def atomic_path(path, suffix=None):
 
 
 @contextlib.contextmanager
+def atomic_files():
+    """Write several outputs as one: yields ``temp(path, suffix=None) -> temporary path`` beside ``path``; when
+    the block succeeds every temporary file is renamed onto its path, when it fails none is (all removed), so
+    a failure midway (a plot that cannot be drawn, a full disk) leaves every previous output as it was."""
+    pending: list[tuple[Path, Path]] = []
+
+    def temp(path, suffix=None) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{PARTIAL}", suffix=suffix or "", dir=path.parent)
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
+        pending.append((Path(tmp), path))
+        return Path(tmp)
+
+    try:
+        yield temp
+        for tmp, path in pending:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in pending:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+
+
+def dumps_json(obj) -> str:
+    """The JSON text :func:`write_json` writes."""
+    return json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+
+
+@contextlib.contextmanager
 def atomic_dir(path):
     """Yield an empty temporary folder beside ``path``; if the block succeeds, it replaces ``path`` whole.
 
@@ -103,7 +137,7 @@ def write_text(path, text: str) -> None:
 
 
 def write_json(path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    write_text(path, dumps_json(obj))
 
 
 def _json_default(o):

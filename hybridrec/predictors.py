@@ -66,6 +66,13 @@ class RatingPredictor:
         return spec.name
 
     @classmethod
+    def platform_invariant(cls, spec) -> bool:
+        """True when the model's numbers, tuning included, do not depend on the CPU's kernels: compiled scalar
+        loops with no BLAS, no vector math library and no torch (a rerun on another platform reproduces its bits;
+        the gate keeps its tight tolerance there). False (the default) for anything that runs torch or BLAS."""
+        return bool(cls.deterministic)
+
+    @classmethod
     def defaults(cls, spec) -> dict:
         """The library's own values of the options an entry may tune (tuning tries them first)."""
         return {}

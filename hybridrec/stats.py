@@ -179,7 +179,7 @@ def rmse_interval(errors, replicates: int, seed: int) -> dict:
             "users": int(max(len(e.count) for e in errors))}
 
 
-def variance_parts(values, cross=None, from_tuning: bool = False) -> dict:
+def variance_parts(values, cross=None, from_tuning: bool = False, invariant: bool = False) -> dict:
     """How the variance of one run's metric splits into the split's, the tuning's and the seed's parts.
 
     ``values``: [replicates][seeds] of the metric (the seeds nested in each replicate; one value per
@@ -213,7 +213,7 @@ def variance_parts(values, cross=None, from_tuning: bool = False) -> dict:
         tuning = 0.0
     total = split + tuning + seed
     deterministic = n_seeds == 1 and seed == 0.0 and all(len(v) == 1 for v in vals)
-    rerun = 0.0 if deterministic else float(np.sqrt((tuning + seed / n_seeds) / n_rep)) if n_rep > 1 else \
+    rerun = 0.0 if deterministic or invariant else float(np.sqrt((tuning + seed / n_seeds) / n_rep)) if n_rep > 1 else \
         float(np.sqrt(seed / n_seeds))
     return {"split": split, "tuning": tuning, "seed": seed, "total": total, "between": between,
             "replicates": n_rep, "seeds": n_seeds, "rerun_se": rerun}

@@ -40,7 +40,7 @@ def run(p, protocol: str) -> None:
             raise DataError(paths.compare_predictions(protocol),
                             f"test pairs of replicate {r} differ from its split (re-run `dvc repro`)")
         reps.append({"test": test, "train": split.loc[split["split"] == "train"], "split": split})
-    runs, preds, unseen, baselines = {}, {}, {}, set()
+    runs, preds, unseen, baselines, invariant = {}, {}, {}, set(), set()
     for name, spec in protocol_models(p, protocol).items():
         keys = [f"pred__{name}__r{r}" for r in range(R)]
         if name not in recorded or any(k not in z for k in keys):
@@ -49,6 +49,8 @@ def run(p, protocol: str) -> None:
         preds[name] = [z[k] for k in keys]
         family = registry.family(spec.kind)
         unseen[name] = family.describe(spec)
+        if family.platform_invariant(spec):
+            invariant.add(name)
         if family.__module__.startswith("baselines."):
             baselines.add(name)
     source = source_of(p)
@@ -57,18 +59,19 @@ def run(p, protocol: str) -> None:
     oracle = None if oracles[0] is None else _mean_metrics(
         [metrics.rating_metrics(o, rep["test"]["rating"].to_numpy(), scale) for o, rep in zip(oracles, reps)])
     tuning = io.read_json(paths.tuning(protocol))["models"]
-    res = comparison.build(runs, preds, reps, p, tuning, oracle, baselines, scale.lo, scale.hi)
+    res = comparison.build(runs, preds, reps, p, tuning, oracle, baselines, scale.lo, scale.hi, invariant)
     # what content can add at most, where the anime are unseen (on the random split their ratings say more)
     res["content_ceiling"] = (_mean_metrics([source.content_ceiling(rep["split"], scale) for rep in reps])
                               if protocol == "cold_items" else None)
-    io.write_json(paths.comparison(protocol),
-                  comparison.metrics_json(res, runs, provenance(p, protocol=protocol,
-                                                                split_sha256=[sha for _, sha in splits],
-                                                                device=recorded_runs["provenance"].get("device"))))
+    metrics_json = comparison.metrics_json(res, runs, provenance(p, protocol=protocol,
+                                                                 split_sha256=[sha for _, sha in splits],
+                                                                 device=recorded_runs["provenance"].get("device")))
     anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "name", "genres"])
     users = dict(zip(splits[0][0]["user_idx"], splits[0][0]["user_id"]))
     infos = [io.read_json(paths.split_info(protocol, r)) for r in range(R)]
-    comparison.write(paths.protocol(protocol), res, runs, p, protocol, infos, source, unseen, anime, users)
+    # comparison.md, comparison.json and both figures are renamed into place together, or none of them
+    comparison.write(paths.protocol(protocol), res, runs, p, protocol, infos, source, unseen, anime, users,
+                     extra={paths.comparison(protocol): io.dumps_json(metrics_json)})
 
 
 def _mean_metrics(per_replicate: list) -> dict | None:

@@ -19,15 +19,19 @@ log = logging.getLogger("hybridrec")
 def run(p) -> None:
     paths = Paths(p.data.name)
     ratings = io.read_parquet(paths.subset / "ratings.parquet", ["user_idx", "anime_idx", "user_id", "anime_id", "rating"])
-    for protocol in PROTOCOLS:
-        for r in range(p.compare.replicates):
-            split, stats = make_split(ratings, p.split.val, p.split.test, p.split.seed + r, protocol)
-            stats["replicate"] = r
-            io.write_parquet(paths.split_file(protocol, r), split)
-            stats["sha256"] = io.sha256_file(paths.split_file(protocol, r))
-            io.write_json(paths.split_info(protocol, r), stats)
-            log.info("split %s replicate %d: %s; %s; sha256 %s", protocol, r, stats["counts"], stats["moved_note"],
-                     stats["sha256"][:12])
+    # the folder is replaced whole (no file of an earlier run, e.g. of more replicates, survives; a failure keeps
+    # the previous folder as it was)
+    with io.atomic_dir(paths.split) as tmp:
+        for protocol in PROTOCOLS:
+            for r in range(p.compare.replicates):
+                split, stats = make_split(ratings, p.split.val, p.split.test, p.split.seed + r, protocol)
+                stats["replicate"] = r
+                out = tmp / paths.split_file(protocol, r).name
+                io.write_parquet(out, split)
+                stats["sha256"] = io.sha256_file(out)
+                io.write_json(tmp / paths.split_info(protocol, r).name, stats)
+                log.info("split %s replicate %d: %s; %s; sha256 %s", protocol, r, stats["counts"],
+                         stats["moved_note"], stats["sha256"][:12])
 
 
 if __name__ == "__main__":

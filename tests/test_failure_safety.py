@@ -105,6 +105,9 @@ def test_make_split_keeps_every_user_in_training():
 def test_use_data_command(tmp_path):
     f = tmp_path / "params.yaml"
     f.write_text((REPO / "params.yaml").read_text())
+    for name in ("anime_with_synopsis.csv", "rating_complete.csv"):  # use-data checks the files are there
+        (tmp_path / "x" / "y").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "x" / "y" / name).write_text("x\n")
     out = subprocess.run([sys.executable, "-m", "hybridrec.cli", "use-data", "--source", "kaggle", "--dir", "x/y",
                           "--name", "real", "--params", str(f)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

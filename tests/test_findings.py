@@ -77,3 +77,46 @@ def test_nan_is_never_best(constructed):
     assert comparison.best_of(list(agg), agg, "ndcg", "max") != "good"
     all_nan = {n: {"ndcg": {"mean": float("nan")}} for n in agg}
     assert comparison.best_of(list(all_nan), all_nan, "ndcg", "max") is None
+
+
+def test_a_baseline_with_zero_rmse_reads_without_a_percentage(constructed):
+    """Constant ratings predicted exactly: the best baseline's RMSE is 0, and the finding has no relative change."""
+    res, runs, p = constructed
+    zero = {**res, "models": {n: dict(a) for n, a in res["models"].items()}}
+    zero["models"]["twin"] = {**zero["models"]["twin"], "rmse": {**zero["models"]["twin"]["rmse"], "mean": 0.0}}
+    line = next(s for s in comparison.findings(zero, runs, p) if "against the best baseline" in s)
+    assert "%" not in line and "ΔRMSE" in line
+
+
+def test_outputs_are_written_as_one_set(constructed, tmp_path, monkeypatch):
+    """A figure that cannot be drawn leaves every previous output of the set as it was, and no temporary file."""
+    res, runs, p = constructed
+    info = {"counts": {"train": 1, "val": 1, "test": 1}, "moved_note": "", "seed": 0, "sha256": "0" * 64,
+            "anime": {"val": 1, "test": 1}}
+    from hybridrec.sources import source_of
+
+    source = source_of(p)
+    out = tmp_path / "random"
+    comparison.write(out, {**res, "content_ceiling": None}, runs, p, "random", [info], source, {},
+                     extra={out / "comparison.json": "{}"})
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    assert set(before) == {"comparison.md", "comparison.json", "rmse_ci.png", "rmse_by_degree.png"}
+
+    def broken(*args, **kwargs):
+        raise ValueError("'xerr' must not contain negative values")
+
+    monkeypatch.setattr(comparison, "plot_buckets", broken)
+    with pytest.raises(ValueError):
+        comparison.write(out, {**res, "content_ceiling": None}, runs, p, "random", [info], source, {},
+                         extra={out / "comparison.json": '{"new": 1}'})
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+
+
+def test_an_interval_beside_its_mean_draws(constructed, tmp_path):
+    """One test user: the bootstrap interval may lie beside the mean; the error bar is clipped at 0, not an error."""
+    res, runs, _ = constructed
+    agg = {n: dict(a) for n, a in res["models"].items()}
+    m = agg["good"]["rmse"]["mean"]
+    agg["good"]["rmse_ci"] = {**agg["good"]["rmse_ci"], "ci_low": m + 0.01, "ci_high": m + 0.02}
+    comparison.plot(tmp_path / "ci.png", agg, runs, None, "one user")
+    assert (tmp_path / "ci.png").stat().st_size > 0

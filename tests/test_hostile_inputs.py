@@ -221,7 +221,30 @@ def use_data(root, *args):
 def params_file(tmp_path):
     f = tmp_path / "params.yaml"
     f.write_text((REPO / "params.yaml").read_text())
+    for d in ("raw", "d", "my data #2: raw"):  # use-data checks that the Kaggle files are there
+        for name in ("anime_with_synopsis.csv", "rating_complete.csv"):
+            write(tmp_path / d / name, "x\n")
     return f
+
+
+def test_use_data_refuses_a_folder_without_the_files(params_file):
+    before = params_file.read_text()
+    line = one_line_error(use_data(params_file.parent, "--source", "kaggle", "--dir", "/nonexistent", "--name", "r"))
+    assert "anime_with_synopsis.csv: file not found (the folder /nonexistent does not exist)" in line
+    assert params_file.read_text() == before
+    gz = params_file.parent / "gz"
+    write(gz / "anime_with_synopsis.csv", "x\n")
+    write(gz / "rating_complete.csv.gz", "x")
+    line = one_line_error(use_data(params_file.parent, "--source", "kaggle", "--dir", "gz", "--name", "r"))
+    assert "rating_complete.csv: file not found (found rating_complete.csv.gz: decompress it" in line
+    assert params_file.read_text() == before
+
+
+def test_semicolon_separated_file_is_named(tmp_path):
+    from hybridrec.data import _require
+
+    with pytest.raises(DataError, match="looks semicolon-separated: the Kaggle files are comma-separated"):
+        _require(tmp_path / "rating_complete.csv", ["user_id;anime_id;rating"], "user_id")
 
 
 @pytest.mark.parametrize("name", ["../../x", "a#b", "a: b", "a\nb", "x/y"])

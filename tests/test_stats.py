@@ -171,3 +171,25 @@ def test_variance_parts_recover_known_components():
     assert fixed["tuning"] == 0 and fixed["split"] == pytest.approx(v["between"] - v["seed"] / S)
     det = stats.variance_parts([[1.0 + s] for s in split], None)  # deterministic: one run per replicate
     assert det["seed"] == 0 and det["rerun_se"] == 0 and np.sqrt(det["split"]) == pytest.approx(0.04, rel=0.15)
+
+
+def test_a_platform_invariant_model_has_no_rerun_spread():
+    rng = np.random.default_rng(8)
+    values = [1.0 + rng.normal(0, 0.02, 2) for _ in range(3)]
+    assert stats.variance_parts(values, [1.0, 1.01], True)["rerun_se"] > 0
+    assert stats.variance_parts(values, [1.0, 1.01], True, invariant=True)["rerun_se"] == 0
+
+
+def test_platform_invariance_of_the_families():
+    from baselines.cornac_models import CornacPredictor
+    from baselines.surprise_models import SurprisePredictor
+    from hybridrec.params import parse
+    from hybridrec.recommenders.gnn import GraphSAGEPredictor
+    from hybridrec.recommenders.hybrid import HybridPredictor
+    from tests.conftest import raw_params
+
+    models = parse(raw_params()).compare.models
+    assert SurprisePredictor.platform_invariant(models["svd"]) and CornacPredictor.platform_invariant(models["cornac_mf"])
+    assert not CornacPredictor.platform_invariant(models["cornac_hft"])  # NumPy's BLAS and vector exp
+    assert not GraphSAGEPredictor.platform_invariant(models["sage_tuned"])
+    assert not HybridPredictor.platform_invariant(models["hybrid"])

@@ -25,10 +25,17 @@ def table(rows, headers, floatfmt=".3f", numparse=True) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", floatfmt=floatfmt, disable_numparse=not numparse)
 
 
-def save_figure(fig, path) -> None:
-    with io.atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png", metadata={"Software": None})
-    plt.close(fig)
+def save_figure(fig, path, temp=None) -> None:
+    """``fig`` as a PNG at ``path`` (written under a temporary name and renamed; ``temp``: the temporary-path
+    function of an :func:`hybridrec.io.atomic_files` block, which renames it with the block's other files)."""
+    try:
+        if temp is not None:
+            fig.savefig(temp(path, ".png"), dpi=110, bbox_inches="tight", format="png", metadata={"Software": None})
+        else:
+            with io.atomic_path(path, suffix=".png") as tmp:
+                fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
 
 
 def fmt(v, digits=3) -> str:

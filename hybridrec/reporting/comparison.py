@@ -57,7 +57,7 @@ def _metric(run: dict, key: str) -> float:
     return (run["ranking"] if key in RANKING else run["test"]).get(key, float("nan"))
 
 
-def variance(run: dict) -> dict:
+def variance(run: dict, invariant: bool = False) -> dict:
     """metric -> :func:`stats.variance_parts` of one model's runs (per replicate, seeds nested; cross fits)."""
     n_rep = len(run.get("replicates") or [None])
     by_rep = [[r for r in run["runs"] if r.get("replicate", 0) == i] for i in range(n_rep)]
@@ -66,17 +66,18 @@ def variance(run: dict) -> dict:
     for key in VARIANCE_METRICS:
         out[key] = stats.variance_parts([[_metric(r, key) for r in rows] for rows in by_rep],
                                         [_metric(r, key) for r in cross] if cross else None,
-                                        bool(run.get("settings_from_tuning", run.get("tuned"))))
+                                        bool(run.get("settings_from_tuning", run.get("tuned"))), invariant)
     return out
 
 
 def build(runs: dict, preds: dict, reps: list[dict], p, tuning: dict, oracle: dict | None, baselines: set,
-          lo: float, hi: float) -> dict:
+          lo: float, hi: float, invariant: set = frozenset()) -> dict:
     """All numbers of the comparison (also comparison.json, a DVC metric).
 
     ``preds``: name -> one [seeds, n_test] array per replicate; ``reps``: per replicate of the procedure its
     split's ``test`` rows (user_idx, anime_idx, rating, in prediction order) and ``train`` rows (for degrees);
-    ``baselines``: names of the comparator models; ``lo``/``hi``: the rating range.
+    ``baselines``: names of the comparator models; ``lo``/``hi``: the rating range; ``invariant``: the models
+    whose bits do not depend on the platform (no rerun spread for the gate).
     """
     c = p.compare
     errors = {n: [stats.user_errors(preds[n][r], rep["test"]["rating"].to_numpy(np.float64),
@@ -114,7 +115,7 @@ def build(runs: dict, preds: dict, reps: list[dict], p, tuning: dict, oracle: di
             "tests": tests, "buckets": degree_buckets(preds, reps, p, lo, hi), "oracle": oracle,
             "tuning": tuning, "baselines": sorted(baselines), "features": features, "scale": (lo, hi),
             "content": content_by_degree(content_pairs, preds, reps, p, lo, hi),
-            "variance": {n: variance(runs[n]) for n in runs}, "replicates": len(reps)}
+            "variance": {n: variance(runs[n], n in invariant) for n in runs}, "replicates": len(reps)}
 
 
 def features_of(name: str, p) -> list | None:
@@ -231,9 +232,10 @@ def findings(res: dict, runs: dict, p) -> list[str]:
                + "; ".join(f"{k} it: {', '.join(v) or 'none'}" for k, v in groups.items()) + ".")
     if res["ours"] and res["best_baseline"]:
         t = next(t for t in res["tests"] if t["family"] == "ours vs the best baseline")
-        rel = t["delta"] / agg[t["b"]]["rmse"]["mean"]
+        base = agg[t["b"]]["rmse"]["mean"]
+        rel = f" ({t['delta'] / base:+.1%})" if base > 0 else ""  # a baseline with RMSE 0 (constant ratings)
         out.append(f"- **{label[t['a']]} against the best baseline ({label[t['b']]})**: {t['verdict']}, "
-                   f"ΔRMSE {_ci(t)} ({rel:+.1%}).")
+                   f"ΔRMSE {_ci(t)}{rel}.")
     acc = best_of(agg, agg, "accuracy", "max")
     out.append(f"- Highest exact-match accuracy: {label[acc]} ({agg[acc]['accuracy']['mean']:.3f}); the paper reports "
                f"a test accuracy of {PAPER['test_accuracy']}.")
@@ -292,9 +294,14 @@ def bucket_findings(res, label) -> list[str]:
 
 
 def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: list[dict], source,
-          unseen: dict, anime=None, users=None) -> None:
-    """comparison.md and its figures. ``unseen``: model -> what it predicts for an unseen user/item;
+          unseen: dict, anime=None, users=None, temp=None, extra=None) -> None:
+    """comparison.md and its figures, all renamed into place together or none (``temp``: the temporary-path
+    function of an :func:`hybridrec.io.atomic_files` block the caller holds; ``extra``: more files of the same
+    set, path -> text, e.g. comparison.json). ``unseen``: model -> what it predicts for an unseen user/item;
     ``anime`` (anime_idx, name, genres) and ``users`` (user_idx -> user_id) name the top-k lists."""
+    if temp is None:
+        with io.atomic_files() as temp:
+            return write(out_dir, res, runs, p, protocol, split_infos, source, unseen, anime, users, temp, extra)
     out_dir = Path(out_dir)
     agg = res["models"]
     names = list(runs)
@@ -389,9 +396,11 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: l
     L += _unseen_section(runs, unseen)
     L += _hyper_section(res, runs)
     L += source.anchors()
-    io.write_text(out_dir / "comparison.md", "\n".join(L))
-    plot(out_dir / "rmse_ci.png", agg, runs, res["oracle"], f"{p.data.name} ({protocol})")
-    plot_buckets(out_dir / "rmse_by_degree.png", res, runs, f"{p.data.name} ({protocol})")
+    plot(out_dir / "rmse_ci.png", agg, runs, res["oracle"], f"{p.data.name} ({protocol})", temp)
+    plot_buckets(out_dir / "rmse_by_degree.png", res, runs, f"{p.data.name} ({protocol})", temp)
+    temp(out_dir / "comparison.md").write_text("\n".join(L), encoding="utf-8")
+    for path, text in (extra or {}).items():
+        temp(path).write_text(text, encoding="utf-8")
 
 
 def _tests_section(res, runs) -> list[str]:
@@ -439,7 +448,8 @@ def variance_section(res, runs) -> list[str]:
          "seed part; **tuning** = the spread of the replicate means less the split and seed parts (a model with "
          "fixed settings has none). With few replicates each part is a rough estimate. rerun s.e.: the standard "
          "error of the table's mean under a rerun of the same splits with other rounding (tuning + seed parts; 0 "
-         "for a deterministic model), which the gate uses on another platform.", "",
+         "for a deterministic model and for one whose bits do not depend on the CPU's kernels: Surprise's "
+         "algorithms and Cornac MF, compiled loops without BLAS), which the gate uses on another platform.", "",
          table(rows, ["model", "sd of a run", "split", "tuning", "seed", "rerun s.e. of the mean"],
                numparse=False), ""]
     trows = []
@@ -593,10 +603,12 @@ def metrics_json(res: dict, runs: dict, prov: dict) -> dict:
     return {"models": models, "tests": tests, "spread": spread, "replicates": res["replicates"], "provenance": prov}
 
 
-def plot(path, agg, runs, oracle, name) -> None:
+def plot(path, agg, runs, oracle, name, temp=None) -> None:
     names = sorted(agg, key=lambda n: agg[n]["rmse"]["mean"], reverse=True)
     means = [agg[n]["rmse"]["mean"] for n in names]
-    err = np.array([[m - agg[n]["rmse_ci"]["ci_low"], agg[n]["rmse_ci"]["ci_high"] - m] for n, m in zip(names, means)]).T
+    # a bootstrap interval need not contain the mean (one user: every resample is that user): never a negative bar
+    err = np.maximum(0.0, np.array([[m - agg[n]["rmse_ci"]["ci_low"], agg[n]["rmse_ci"]["ci_high"] - m]
+                                    for n, m in zip(names, means)]).T)
     fig, ax = plt.subplots(figsize=(8, 0.38 * len(names) + 1.2))
     colors = ["#55a868" if runs[n]["kind"] == "hybrid" else "#c44e52" if runs[n]["kind"] == "gnn" else "#4c72b0"
               for n in names]
@@ -608,10 +620,10 @@ def plot(path, agg, runs, oracle, name) -> None:
     ax.set_xlim(left=lo)
     ax.set_xlabel("test RMSE (mean over replicates and seeds, 95% replicate-user-seed bootstrap CI)")
     ax.set_title(f"{name}: hybrid (green), GNNs (red), baselines (blue)")
-    save_figure(fig, path)
+    save_figure(fig, path, temp)
 
 
-def plot_buckets(path, res, runs, name) -> None:
+def plot_buckets(path, res, runs, name, temp=None) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, axis in zip(axes, ("item", "user")):
         rows_b = res["buckets"].get(axis, [])
@@ -625,4 +637,4 @@ def plot_buckets(path, res, runs, name) -> None:
         ax.set_ylabel("test RMSE")
     axes[1].legend(fontsize=6, loc="best")
     fig.suptitle(f"{name}: test RMSE by degree")
-    save_figure(fig, path)
+    save_figure(fig, path, temp)

@@ -1,0 +1,127 @@
+"""Nothing lost under `dvc repro`: a stage killed (kill -9) or interrupted (Ctrl-C) while it runs leaves its previous
+outputs byte for byte (DVC removes a stage's outputs before running it unless they persist: every output in
+dvc.yaml does, and the stages write under temporary names and rename), no process of the run survives it, and
+Ctrl-C prints one line and exits 130."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+import yaml
+
+from tests.conftest import TINY, TINY_FEW_MODELS, copy_project, deep_update
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_few() -> dict:
+    cfg = deep_update(TINY, TINY_FEW_MODELS)
+    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
+    return cfg
+
+
+def digest(root) -> dict:
+    """sha256 of every output file of the project (reports, data, models)."""
+    out = {}
+    for d in ("reports", "data", "models"):
+        for f in sorted((root / d).rglob("*")):
+            if f.is_file():
+                out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+def survivors(root) -> list:
+    """Processes still running whose working directory is the project (the stage, its workers, trackers)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cwd", "cmdline", "status"]):
+        try:
+            if proc.info["cwd"] and os.path.realpath(proc.info["cwd"]) == os.path.realpath(root) \
+                    and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append((proc.info["pid"], " ".join(proc.info["cmdline"] or [])))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = copy_project(tmp_path_factory.mktemp("interrupts"), tiny_few())
+    out = subprocess.run(["dvc", "repro"], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return root
+
+
+def start_changed_repro(root, seed):
+    """Change a parameter the comparison depends on, start `dvc repro`, return it once compare@random runs."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["compare"]["tuning_seed"] = seed
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = subprocess.Popen(["dvc", "repro"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "Running stage 'compare@random'" in line:
+            break
+    assert any("Running stage 'compare@random'" in s for s in seen), "".join(seen)[-2000:]
+    time.sleep(3.0)  # the stage is tuning in its workers now
+    return proc, seen
+
+
+def wait_gone(root, timeout=20.0) -> list:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        left = survivors(root)
+        if not left:
+            return []
+        time.sleep(0.5)
+    return survivors(root)
+
+
+@pytest.mark.parametrize("victim", ["dvc", "stage"])
+def test_kill_9_keeps_every_previous_output_and_leaves_no_process(project, victim):
+    before = digest(project)
+    proc, _ = start_changed_repro(project, 11 if victim == "dvc" else 12)
+    if victim == "dvc":
+        os.kill(proc.pid, signal.SIGKILL)  # DVC alone: its stage and the stage's workers must die with it
+    else:
+        stage = next(c for c in psutil.Process(proc.pid).children(recursive=True)
+                     if "stages/compare.py" in " ".join(c.cmdline()))
+        stage.kill()
+    proc.wait()
+    assert wait_gone(project) == []
+    assert digest(project) == before  # byte for byte, the committed-style reports included
+    leftovers = [p for d in ("data", "models", "reports") for p in (project / d).rglob(".*.partial-*")]
+    assert not leftovers
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_keeps_the_outputs(project):
+    before = digest(project)
+    proc, seen = start_changed_repro(project, 13)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends: the whole process group
+    rest, _ = proc.communicate(timeout=60)
+    text = "".join(seen) + rest
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text[-3000:]
+    assert "interrupted (Ctrl-C)" in text
+    assert proc.returncode != 0
+    assert wait_gone(project) == []
+    assert digest(project) == before
+
+
+def test_the_stage_itself_exits_130_on_sigint(project):
+    """Run without DVC: the stage's own exit status and its one line."""
+    proc = subprocess.Popen(["python", "stages/compare.py", "--protocol", "random"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    time.sleep(6.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out[-2000:]
+    lines = [part.strip() for line in out.splitlines() for part in line.split("\r")]  # progress bars use \r
+    errors = [line[line.find("interrupted"):] if "interrupted" in line else line for line in lines
+              if "interrupted" in line or "Traceback" in line]
+    assert errors == ["interrupted (Ctrl-C): nothing was written under a final name; the previous outputs are kept"]
+    assert wait_gone(project) == []
