@@ -79,6 +79,11 @@ def run(dataset: str, p, rev: str = "HEAD", reference_dir: Path | None = None, c
         if paths.reports.is_dir() else []
     if not protocols:
         raise UserError(f"{paths.reports}: no <protocol>/comparison.json (run `dvc repro` first)")
+    if reference_dir is None:  # name the commit, not a movable ref such as HEAD
+        out = subprocess.run(["git", "rev-parse", "--short", rev], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise UserError(f"--rev {rev}: not a git revision here ({out.stderr.strip() or 'git failed'})")
+        rev = out.stdout.strip()
     result = {"dataset": dataset, "protocols": {}, "rev": None if reference_dir else rev,
               "reference_dir": str(reference_dir) if reference_dir else None, "command": command}
     platforms = {}
