@@ -27,13 +27,14 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 import numpy as np
 from tqdm import tqdm
 
-from hybridrec import zoo
+from hybridrec import io, taskcache, zoo
 from hybridrec.errors import UserError
 from hybridrec.params import SEED_STRIDE
 from hybridrec.paths import Paths
 
 log = logging.getLogger("hybridrec")
 _worker: dict = {}  # per replicate: the split and its derived arrays, loaded once per worker process
+LAST_TASKS: dict = {}  # model -> {"cached": n, "computed": m} of the last run() (for the stage's provenance)
 
 
 def workers_default() -> int:
@@ -139,10 +140,59 @@ def _stop(pool) -> None:
         proc.join(timeout=5)
 
 
+def _spec_dict(spec) -> dict:
+    """A model entry as plain data (what its numbers depend on: not its name or label)."""
+    return {"kind": spec.kind, "algo": spec.algo, "options": spec.options,
+            "search": {k: [d.choices, d.low, d.high, d.log, d.int] for k, d in spec.search.items()}}
+
+
+class _Keys:
+    """The task-cache key of every task of one protocol's comparison (see :mod:`hybridrec.taskcache`)."""
+
+    def __init__(self, p, protocol: str, models: dict):
+        from hybridrec import codehash, registry  # noqa: PLC0415
+        from hybridrec.graph import read_split  # noqa: PLC0415
+        from hybridrec.metrics import read_scale  # noqa: PLC0415
+
+        paths = Paths(p.data.name)
+        self.p, self.models = p, models
+        self.splits = [read_split(paths, protocol, r)[1] for r in range(p.compare.replicates)]
+        # the content every text- or feature-aware model reads (conservative: every task depends on them)
+        inputs = [paths.embeddings, paths.preprocessed / "genres.parquet", paths.preprocessed / "anime.parquet",
+                  paths.subset / "anime.parquet"]
+        self.inputs = {str(f.name): io.sha256_file(f) for f in inputs if f.exists()}
+        scale = read_scale(paths)
+        self.scale = [scale.lo, scale.hi]
+        self.code, self.section = {}, {}
+        for name, spec in models.items():
+            family = registry.family(spec.kind)
+            self.code[name] = codehash.family_code_hash(family.__module__)
+            section = getattr(family, "section", "")
+            self.section[name] = getattr(p, section) if section and hasattr(p, section) else None
+
+    def _model(self, name) -> dict:
+        spec = self.models.get(name) or self.p.compare.models[name]
+        out = {"spec": _spec_dict(spec), "section": self.section.get(name), "code": self.code.get(name)}
+        if spec.base:
+            out["base"] = self._model(spec.base)
+        return out
+
+    def tune(self, name, replicate, trials, confirm, seed, pruner) -> str:
+        return taskcache.key_of({"task": "tune", **self._model(name), "split": self.splits[replicate],
+                                 "inputs": self.inputs, "scale": self.scale, "trials": trials, "confirm": confirm,
+                                 "seed": seed, "pruner": pruner})
+
+    def fit(self, kind, name, replicate, tuned: dict, seed, k, share, show) -> str:
+        return taskcache.key_of({"task": kind, **self._model(name), "split": self.splits[replicate],
+                                 "inputs": self.inputs, "scale": self.scale, "tuned": tuned, "seed": seed,
+                                 "evaluate": [k, share], "show": show})
+
+
 def run(p, protocol: str, workers: int | None = None, progress: bool = True,
-        show: list | None = None) -> tuple[dict, dict, dict]:
+        show: list | None = None, cache_dir=None) -> tuple[dict, dict, dict]:
     """Tune and fit ``compare.models`` on the splits of ``protocol``, every replicate; ``show``: user_idx
-    whose top-k lists (replicate 0, first seed) each model's record keeps.
+    whose top-k lists (replicate 0, first seed) each model's record keeps; ``cache_dir``: the per-task cache
+    (:mod:`hybridrec.taskcache`; None: none), whose valid entries are used instead of running their tasks.
 
     Returns (tuning: name -> {"replicates": [tune result per replicate], ...},
     runs: name -> record with per-replicate, per-seed metrics and the cross fits,
@@ -161,6 +211,11 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
     n_tasks = (len(tunable) * c.replicates + sum(len(s) for s in seeds.values()) * c.replicates
                + len(crossed) * (c.replicates - 1))
     workers = min(workers or workers_default(), n_tasks)
+    cache = taskcache.TaskCache(cache_dir)
+    runs_served = LAST_TASKS
+    runs_served.clear()
+    keys = _Keys(p, protocol, models) if cache_dir is not None else None
+    served = {n: {"cached": 0, "computed": 0, "computed_seconds": 0.0} for n in models}
     tuning = {n: {} for n in tunable}
     results = {n: {} for n in models}
     cross = {n: {} for n in crossed}
@@ -190,6 +245,48 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
     def ready(name, replicate):
         return all(replicate in tuning[m] for m in needs[name])
 
+    def key(task) -> str | None:
+        if keys is None:
+            return None
+        fn, *args = task
+        if fn is _tune:
+            name, replicate, _, trials, confirm, seed, pruner = args
+            return keys.tune(name, replicate, trials, confirm, seed, pruner)
+        kind, name, replicate, ctx_r, seed, k, share, show_ = args
+        tuned = {m: ctx_r.tuned[m] for m in sorted(needs[name])}
+        return keys.fit(kind, name, replicate, tuned, seed, k, share, show_)
+
+    def from_cache(task, hit):
+        """The task's result as the task itself would return it, from a cache entry."""
+        fn, *args = task
+        result, pred = hit
+        if fn is _tune:
+            return "tune", args[0], args[1], {**result, "cached": True}
+        return args[0], args[1], args[2], ({**result["run"], "cached": True}, pred, result["settings"])
+
+    def store(task_key, out):
+        kind, _, _, result = out
+        if task_key is None:
+            return
+        if kind == "tune":
+            cache.put(task_key, result)
+        else:
+            run_, pred, settings = result
+            cache.put(task_key, {"run": run_, "settings": settings}, pred)
+
+    def triage(tasks):
+        """[(task, key)] of the tasks to compute; the cached ones are collected at once (which may make more)."""
+        todo, queue = [], list(tasks)
+        while queue:
+            task = queue.pop(0)
+            k = key(task)
+            hit = cache.get(k) if k is not None else None
+            if hit is None:
+                todo.append((task, k))
+            else:
+                queue += collect(*from_cache(task, hit))
+        return todo
+
     first = [(_tune, n, r, ctx, c.tuning_trials, c.tuning_confirm, c.tuning_seed + r, c.tuning_pruner)
              for r in replicates for n in tunable]
     first += [t for r in replicates for n in models if not needs[n] for t in fits(n, r)]
@@ -198,14 +295,23 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
 
     def collect(kind, name, replicate, out):
         bar.update(1)
+        cached = bool(out.pop("cached", False) if kind == "tune" else out[0].pop("cached", False))
+        served[name]["cached" if cached else "computed"] += 1
+        if not cached:
+            served[name]["computed_seconds"] = round(served[name]["computed_seconds"] + float(
+                out["seconds"] if kind == "tune" else out[0]["fit_seconds"]), 1)
         if kind == "tune":
             tuning[name][replicate] = out
-            log.info("tune %s replicate %d: %s (val RMSE %.4f; %s) in %.0f s", name, replicate, out["best"],
-                     out["best_val_rmse"], out["selection"], out["seconds"])
+            log.info("tune %s replicate %d: %s (val RMSE %.4f; %s) %s", name, replicate, out["best"],
+                     out["best_val_rmse"], out["selection"],
+                     "from the task cache" if cached else f"in {out['seconds']:.0f} s")
             bar.set_postfix_str(f"tuned {name} r{replicate}")
             return [t for n in models if name in needs[n] and ready(n, replicate) for t in fits(n, replicate)]
         run_, pred, settings = out
-        bar.set_postfix_str(f"{kind} {name} r{replicate} seed {run_['seed']} {run_['fit_seconds']:.1f} s")
+        bar.set_postfix_str(f"{kind} {name} r{replicate} seed {run_['seed']} "
+                            + ("cached" if cached else f"{run_['fit_seconds']:.1f} s"))
+        if cached:
+            log.info("%s %s replicate %d seed %d: from the task cache", kind, name, replicate, run_["seed"])
         if kind == "cross":
             cross[name][replicate] = run_
         else:
@@ -218,10 +324,12 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         threads = torch.get_num_threads()
         _init(p.data.name, protocol, worker=False)
         try:
-            queue = list(first)
+            queue = triage(first)
             while queue:
-                fn, *args = queue.pop(0)
-                queue += collect(*fn(*args))
+                (fn, *args), k = queue.pop(0)
+                out = fn(*args)
+                store(k, out)
+                queue += triage(collect(*out))
         finally:
             torch.set_num_threads(threads)
     else:
@@ -240,18 +348,34 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
                                    initargs=(p.data.name, protocol))
         try:
-            pending = {pool.submit(fn, *args) for fn, *args in first}
+            pending = {}
+
+            def submit(todo):
+                for (fn, *args), k in todo:
+                    pending[pool.submit(fn, *args)] = k
+
+            submit(triage(first))
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(set(pending), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    pending |= {pool.submit(fn, *args) for fn, *args in collect(*fut.result())}
+                    k = pending.pop(fut)
+                    out = fut.result()
+                    store(k, out)
+                    submit(triage(collect(*out)))
         except BaseException:  # Ctrl-C or a failed task: stop every worker now instead of finishing their tasks
             _stop(pool)
             raise
         pool.shutdown(wait=True)
     bar.close()
-    log.info("compare %s: %d tasks (%d replicate(s)) in %.0f s on %d worker(s)", protocol, n_tasks, c.replicates,
-             time.perf_counter() - started, workers)
+    log.info("compare %s: %d tasks (%d replicate(s)) in %.0f s on %d worker(s); task cache: %d reused, %d computed%s",
+             protocol, n_tasks, c.replicates, time.perf_counter() - started, workers,
+             sum(v["cached"] for v in served.values()), sum(v["computed"] for v in served.values()),
+             f", {cache.corrupt} corrupt entr{'y' if cache.corrupt == 1 else 'ies'} recomputed" if cache.corrupt else "")
+    for name, v in served.items():
+        if v["computed"] and v["cached"]:
+            log.info("  %s: %d task(s) reused, %d recomputed", name, v["cached"], v["computed"])
+        elif v["computed"] and keys is not None:
+            log.info("  %s: all %d task(s) computed", name, v["computed"])
     def cross_record(name, r):
         if r in reused[name]:
             return {**results[name][(r, train_seed(seeds[name][0], r))][0], "reused": True}
@@ -271,6 +395,7 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
                       "settings": per_rep[0]["settings"], "tuned": name in tuning,
                       "settings_from_tuning": bool(needs[name]), "replicates": per_rep, "runs": flat,
                       "cross": [cross_record(name, r) for r in replicates if r > 0] if name in cross else []}
+    runs_served.update(served)
     tuning_out = {n: {"replicates": [tuning[n][r] for r in replicates], **tuning[n][0]} for n in tunable}
     for n in tunable:
         tuning_out[n].pop("trials")

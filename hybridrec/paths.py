@@ -71,6 +71,10 @@ class Paths:
         """Every compared model's test predictions (per model and replicate: seeds x test ratings)."""
         return self.models / protocol / "predictions.npz"
 
+    def task_cache(self, protocol: str) -> Path:
+        """The per-task cache of one protocol's comparison (hybridrec/taskcache.py)."""
+        return self.models / protocol / "tasks"
+
     # --- reports/<name>/ --------------------------------------------------------------------
     @property
     def reports(self) -> Path:

@@ -36,10 +36,12 @@ def run(p, protocol: str) -> None:
     users = split[["user_idx", "user_id"]].drop_duplicates().sort_values("user_idx")
     show = pick_users(users, p.evaluate.show_users)
     id_of_idx = dict(zip(users["user_idx"], users["user_id"]))
-    tuning, runs, preds = experiment.run(p, protocol, show=[idx for idx, uid in id_of_idx.items() if uid in show])
+    tuning, runs, preds = experiment.run(p, protocol, show=[idx for idx, uid in id_of_idx.items() if uid in show],
+                                         cache_dir=paths.task_cache(protocol))
     used = {resolve_device(d) for d in (p.train.device, p.hybrid.device)}  # the torch models' devices
     prov = provenance(p, protocol=protocol, split_sha256=[sha for _, sha in splits], device="cpu" if used == {"cpu"}
-                      else "+".join(sorted(used)), workers=experiment.workers_default())
+                      else "+".join(sorted(used)), workers=experiment.workers_default(),
+                      tasks=dict(experiment.LAST_TASKS))
     io.write_json(paths.tuning(protocol), {"budget": p.compare.tuning_trials, "confirm": p.compare.tuning_confirm,
                                            "seed": p.compare.tuning_seed, "replicates": p.compare.replicates,
                                            "models": tuning, "provenance": prov})

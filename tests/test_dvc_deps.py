@@ -14,66 +14,23 @@ stage in dvc.yaml to exactly its closure (data deps, order and comments kept).
 
 from __future__ import annotations
 
-import ast
 import copy
 
 import yaml
 
-from hybridrec import registry
+from hybridrec import codehash
 from tests.conftest import REPO
 
-PACKAGES = ("hybridrec", "baselines")
-BUILDER = "hybridrec/zoo.py"
-
-
-def _module_file(module: str) -> str | None:
-    """The project file of a dotted module name, or None when it is not ours."""
-    if module.split(".")[0] not in PACKAGES:
-        return None
-    base = REPO.joinpath(*module.split("."))
-    for cand in (base.with_suffix(".py"), base / "__init__.py"):
-        if cand.is_file():
-            return cand.relative_to(REPO).as_posix()
-    return None
-
-
-def _counts(rel: str) -> bool:
-    """An ``__init__.py`` that holds nothing but a docstring changes no behaviour."""
-    if not rel.endswith("__init__.py"):
-        return True
-    body = ast.parse((REPO / rel).read_text()).body
-    return any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in body)
+PACKAGES = codehash.PACKAGES
+BUILDER = codehash.BUILDER
 
 
 def imports_of(rel: str) -> set[str]:
-    """Project files imported by the file ``rel`` (and the packages on the way, when they do something)."""
-    out = set()
-    for node in ast.walk(ast.parse((REPO / rel).read_text(), filename=rel)):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for name in names:
-            parts = name.split(".")
-            for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__, a/b/__init__, ...
-                f = _module_file(".".join(parts[:i]))
-                if f is not None:
-                    out.add(f)
-    return {f for f in out if _counts(f)}
+    return codehash.imports_of(rel, REPO)
 
 
 def closure(start: str) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        f = todo.pop()
-        if f in seen:
-            continue
-        seen.add(f)
-        todo.extend(imports_of(f) - seen)
-        if f == BUILDER:  # the builder reaches every family through the registry
-            todo.extend(_module_file(m) for m in registry.family_modules())
-    return seen
+    return codehash.closure(start, REPO, families=True)
 
 
 def stage_scripts(dvc: dict) -> dict:

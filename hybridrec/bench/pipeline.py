@@ -46,6 +46,8 @@ def model_times(reports: Path) -> dict:
     out = {}
     layouts = [(p.parent.name, io.read_json(p)["models"], p.parent / "tuning.json")
                for p in sorted(reports.glob("*/runs.json"))]
+    served = {p.parent.name: (io.read_json(p).get("provenance") or {}).get("tasks") or {}
+              for p in sorted(reports.glob("*/runs.json"))}
     if (reports / "runs").is_dir():
         layouts.append(("random", {f.stem: io.read_json(f) for f in sorted((reports / "runs").glob("*.json"))},
                         reports / "tuning.json"))
@@ -59,7 +61,11 @@ def model_times(reports: Path) -> dict:
             rows.append({"model": name, "tune_seconds": round(float(tune), 1), "fits": len(fits),
                          "fit_seconds": round(sum(x["fit_seconds"] for x in fits), 1),
                          "tunings": len(t.get("replicates", [t] if t else [])),
-                         "pruned": int(t.get("pruned", 0)), "pruned_saved_seconds": float(t.get("saved_seconds", 0.0))})
+                         "pruned": int(t.get("pruned", 0)), "pruned_saved_seconds": float(t.get("saved_seconds", 0.0)),
+                         **({"cached_tasks": served[protocol][name]["cached"],
+                             "computed_tasks": served[protocol][name]["computed"],
+                             "computed_seconds": served[protocol][name]["computed_seconds"]}
+                            if name in served.get(protocol, {}) else {})})
         out[protocol] = rows
     return out
 
@@ -124,13 +130,17 @@ def render(paths) -> list[str]:
     for d in runs:
         for protocol, models in d.get("models", {}).items():
             extra = any("pruned" in m for m in models)
+            cache = any("cached_tasks" in m for m in models)
             mrows = [[m["model"], f"{m['tune_seconds']:.1f}"]
                      + ([m.get("tunings", 0), m.get("pruned", 0), f"{m.get('pruned_saved_seconds', 0):.0f}"] if extra else [])
                      + [m["fits"], f"{m['fit_seconds']:.1f}"]
+                     + ([m.get("cached_tasks", 0), m.get("computed_tasks", 0), f"{m.get('computed_seconds', 0):.1f}"]
+                        if cache else [])
                      for m in sorted(models, key=lambda m: -(m["tune_seconds"] + m["fit_seconds"]))]
             total = sum(m["tune_seconds"] + m["fit_seconds"] for m in models)
             head = (["model", "tuning s"] + (["tunings", "pruned trials", "pruning saved ~s"] if extra else [])
-                    + ["fits", "fits s (all seeds)"])
+                    + ["fits", "fits s (all seeds)"]
+                    + (["tasks from the cache", "tasks computed", "computed s (this run)"] if cache else []))
             L += [f"**{d['label']}: models of protocol `{protocol}`** ({total:.0f} s of tuning and fitting in all)", "",
                   table(mrows, head, numparse=False), ""]
     return L
