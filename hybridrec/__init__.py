@@ -7,25 +7,35 @@ The package holds the logic; ``stages/`` holds the thin DVC entry points; ``base
 __version__ = "0.1.0"
 
 
-def _quiet_interrupt() -> None:
-    """In a stage script or the ``hybridrec`` command, Ctrl-C before the stage's own handler is in place (while
-    modules import) prints the same one line as after it, not a traceback; the exit status stays 130."""
+def _entry_point() -> None:
+    """In a stage script or the ``hybridrec`` command (not in its pool workers, which inherit its ``sys.argv``):
+    Ctrl-C before the stage's own handler is in place (while modules import) prints the same one line as after
+    it, not a traceback (the exit status stays 130); and a stage dies with the ``dvc repro`` that started it
+    from its first import on, not only once its modules are loaded (a kill -9 of DVC in those seconds)."""
     import sys
     from pathlib import Path
 
     main = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if main is None or not (main.parent.name == "stages" or main.name == "hybridrec"):
         return
+    import multiprocessing
+
     default = sys.excepthook
+    worker = multiprocessing.parent_process() is not None  # the stage prints the line, its workers stay silent
 
     def hook(exc_type, exc, tb):
         if issubclass(exc_type, KeyboardInterrupt):
-            print("interrupted (Ctrl-C): nothing was written under a final name; the previous outputs are kept",
-                  file=sys.stderr)
+            if not worker:
+                print("interrupted (Ctrl-C): nothing was written under a final name; the previous outputs are kept",
+                      file=sys.stderr)
             return
         default(exc_type, exc, tb)
 
     sys.excepthook = hook
+    if main.parent.name == "stages" and not worker:
+        from hybridrec.errors import die_with_owner
+
+        die_with_owner()
 
 
-_quiet_interrupt()
+_entry_point()

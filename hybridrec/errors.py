@@ -80,3 +80,98 @@ def die_with_parent(sig: int | None = None) -> None:
         return
     if os.getppid() == 1:  # the parent died before the call: the signal would never come
         os._exit(143)
+
+
+SHELLS = {"sh", "dash", "bash", "zsh", "ksh", "busybox"}
+
+
+def _proc_stat(pid: int) -> tuple | None:
+    """(state, ppid, start time) of ``pid`` from /proc, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()  # the command name may hold spaces and parentheses
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _runs_a_command(pid: int) -> bool:
+    """``pid`` is a shell running one command line (``sh -c "..."``), as DVC starts a stage's ``cmd``."""
+    if _comm(pid) not in SHELLS:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return b"-c" in argv[1:]
+
+
+def owner_chain() -> list:
+    """The processes this one lives for: its parent and, while that is a shell running one command line (DVC
+    runs a stage's ``cmd`` through ``$SHELL -c`` or ``/bin/sh -c``, and dash does not exec the command), the
+    shell's parent too, up to the first process that is not (``dvc repro``). Each as (pid, start time). An
+    interactive shell or a script's (``nohup bash run.sh``) ends the chain: the stage does not die with a login."""
+    chain, pid = [], os.getppid()
+    while pid > 1:
+        stat = _proc_stat(pid)
+        if stat is None:
+            break
+        chain.append((pid, stat[2]))
+        if not _runs_a_command(pid):
+            break
+        pid = stat[1]
+    return chain
+
+
+_WATCHING: list = []
+
+
+def die_with_owner() -> None:
+    """A stage's guard (once per process): :func:`die_with_parent` for the direct parent and :func:`watch_owner`
+    for a ``dvc repro`` behind a shell."""
+    if _WATCHING:
+        return
+    _WATCHING.append(True)
+    die_with_parent()
+    watch_owner()
+
+
+def watch_owner(interval: float = 0.5) -> None:
+    """Die (SIGKILL, as the kernel's parent-death signal would) as soon as any process of :func:`owner_chain`
+    ends, on a daemon thread: ``PR_SET_PDEATHSIG`` covers the direct parent only, so a stage started through a
+    shell that does not exec would otherwise outlive a killed ``dvc repro`` and write outputs nobody waits for.
+    A no-op where /proc does not exist."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    if not os.path.isdir("/proc"):
+        return
+    chain = owner_chain()
+    top = _proc_stat(chain[-1][0]) if chain else None
+    if top is not None and top[1] == 1 and _runs_a_command(chain[-1][0]):
+        os.kill(os.getpid(), signal.SIGKILL)  # the shell is an orphan already: whoever ran it is gone
+    if len(chain) < 2:  # no shell in between: PR_SET_PDEATHSIG already covers the parent
+        return
+
+    def alive(pid, start) -> bool:
+        stat = _proc_stat(pid)
+        return stat is not None and stat[0] not in ("Z", "X") and stat[2] == start
+
+    def watch():
+        import time  # noqa: PLC0415
+
+        while all(alive(pid, start) for pid, start in chain):
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGKILL)  # pool workers follow by their own parent-death signal
+
+    threading.Thread(target=watch, name="watch-owner", daemon=True).start()

@@ -8,7 +8,7 @@ import argparse
 import logging
 import time
 
-from hybridrec.errors import die_with_parent, one_line_errors
+from hybridrec.errors import die_with_owner, one_line_errors
 
 log = logging.getLogger("hybridrec")
 
@@ -27,7 +27,7 @@ def stage(fn, doc: str, argv=None, options=()) -> None:
     args = parser.parse_args(argv)
     extra = {k: v for k, v in vars(args).items() if k != "params"}
     setup_logging()
-    die_with_parent()  # a stage dies with the `dvc repro` that started it (its pool workers die with it in turn)
+    die_with_owner()  # a stage dies with the `dvc repro` that started it (its pool workers die with it in turn)
     from hybridrec import params as params_mod
 
     t0 = time.perf_counter()

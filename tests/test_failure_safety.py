@@ -121,3 +121,52 @@ def test_params_of_tiny_are_valid():
     from hybridrec.params import parse
 
     parse(raw_params(**deep_update(TINY, {})))
+
+
+OWNER = """
+import subprocess, sys, time
+# DVC's way: the stage's command line through a shell that stays in between (dash does not exec it)
+subprocess.Popen(["/bin/sh", "-c", sys.executable + " -c '" + sys.argv[1] + "'; true"])
+time.sleep(60)
+"""
+STAGE = "from hybridrec.errors import watch_owner; import time; watch_owner(0.1); print(1, flush=True); time.sleep(60)"
+
+
+def test_a_stage_started_through_a_shell_dies_with_its_owner(tmp_path):
+    """kill -9 of the process that started ``sh -c stage`` (dvc repro) ends the stage too, and with it the shell."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, STAGE], cwd=REPO)
+    deadline = time.time() + 30
+    stage = shell = None
+    while time.time() < deadline and stage is None:
+        for child in psutil.Process(owner.pid).children(recursive=True):
+            if "watch_owner" in " ".join(child.cmdline()) and child.name().startswith("python"):
+                stage = child
+            elif child.name() in ("sh", "dash"):
+                shell = child
+        time.sleep(0.2)
+    assert stage is not None and shell is not None
+    time.sleep(1.0)  # the stage has imported and started its watch
+    assert stage.is_running()
+    os.kill(owner.pid, signal.SIGKILL)
+    owner.wait()
+    gone, alive = psutil.wait_procs([stage, shell], timeout=10)
+    assert alive == [], [p.cmdline() for p in alive]
+
+
+def test_an_interactive_or_script_shell_is_not_an_owner():
+    """A stage run from a login shell or ``nohup bash run.sh`` does not die with that shell's parent."""
+    from hybridrec.errors import owner_chain
+
+    out = subprocess.run(["/bin/sh", "-c", f"{sys.executable} -c 'from hybridrec.errors import owner_chain; "
+                          "print(len(owner_chain()))'; true"], cwd=REPO, capture_output=True, text=True)
+    assert out.stdout.strip() == "2", out.stderr  # the shell and this test's process
+    script = subprocess.run(["/bin/sh", "-s"], input=f"{sys.executable} -c 'from hybridrec.errors import "
+                            "owner_chain; print(len(owner_chain()))'\ntrue\n", cwd=REPO, capture_output=True, text=True)
+    assert script.stdout.strip() == "1", script.stderr  # the script's shell only
+    assert len(owner_chain()) >= 1

@@ -60,8 +60,9 @@ def start_changed_repro(root, seed):
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["compare"]["tuning_seed"] = seed
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # SHELL=/bin/sh: DVC runs the stage through `/bin/sh -c`, and dash stays in between (bash would exec the stage)
     proc = subprocess.Popen(["dvc", "repro"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "SHELL": "/bin/sh"})
     seen = []
     for line in proc.stdout:
         seen.append(line)
