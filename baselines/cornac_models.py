@@ -124,6 +124,7 @@ def _tokenizer(stop_words):
 
 class CornacPredictor(RatingPredictor):
     kind = "cornac"
+    default_role = "baseline"  # a comparator (params.yaml `role` overrides it)
     spec_keys = ("algo", "options", "search")
     deterministic = False  # the seed sets Cornac's initialisation (and HFT's topic sampling)
 

@@ -11,6 +11,7 @@ class GlobalMean(RatingPredictor):
     """Predicts the mean training rating for everything."""
 
     kind = "global_mean"
+    default_role = "baseline"  # a comparator (params.yaml `role` overrides it)
     deterministic = True
 
     @classmethod

@@ -10,6 +10,7 @@ from hybridrec.predictors import RatingPredictor, SplitData
 
 class MostPopular(RatingPredictor):
     kind = "popularity"
+    default_role = "baseline"  # a comparator (params.yaml `role` overrides it)
     deterministic = True
 
     @classmethod

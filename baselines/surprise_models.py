@@ -202,6 +202,7 @@ def _arguments(cls) -> set:
 
 class SurprisePredictor(RatingPredictor):
     kind = "surprise"
+    default_role = "baseline"  # a comparator (params.yaml `role` overrides it)
     spec_keys = ("algo", "options", "search")
 
     def __init__(self, algo: str, options: dict | None = None, label: str | None = None):

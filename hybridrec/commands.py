@@ -62,6 +62,23 @@ def register(sub) -> None:
     u.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     u.set_defaults(func=cmd_use_data)
 
+    n = sub.add_parser("new-model", help="add your own model family: its module, params entry and test",
+                       description="Write a tunable model family (hybridrec/recommenders/NAME.py; baselines/NAME.py "
+                                   "with --role baseline), its compare.models entry in params.yaml (role, protocols, "
+                                   "options, a search range; comments kept) and tests/test_NAME.py. It starts as an "
+                                   "item mean with a user bias whose shrinkage is tuned: the next `dvc repro` runs "
+                                   "it (and nothing else again) and writes its verdicts against the paper's model "
+                                   "and the best baseline into reports/<dataset>/<protocol>/comparison.md. Then "
+                                   "replace its fit and score with your model. Never overwrites anything.")
+    n.add_argument("name", help="the model's name: module, params entry and kind (e.g. item_user_bias)")
+    n.add_argument("--role", choices=["candidate", "baseline"], default="candidate",
+                   help="candidate (default): tested against the paper's model and the best baseline; baseline: "
+                        "a comparator that candidates must beat")
+    n.add_argument("--protocols", default="random",
+                   help="comma-separated protocols it runs in (default: random; add cold_items for unseen anime)")
+    n.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    n.set_defaults(func=cmd_new_model)
+
     f = sub.add_parser("fullscale", help="run the pipeline on a Kaggle-sized synthetic data set, timing each stage",
                        description="See `hybridrec fullscale --help` for all options.", add_help=False)
     f.set_defaults(func=cmd_fullscale)
@@ -330,6 +347,20 @@ def cmd_use_data(args: argparse.Namespace) -> int:
                         "edit it by hand")
     io.write_text(path, new)
     print(f"{path}: data.source={args.source} data.dir={args.dir} data.name={args.name}")
+    return 0
+
+
+def cmd_new_model(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from hybridrec.newmodel import new_model  # noqa: PLC0415
+
+    path = Path(args.params)
+    written = new_model(args.name, args.role, [x.strip() for x in args.protocols.split(",") if x.strip()],
+                        root=path.resolve().parent, params_file=path.name)
+    module, params_file, test = written
+    print(f"wrote {module}, the entry compare.models.{args.name} in {params_file} and {test}\n"
+          f"next: pytest {test}  then  dvc repro   (verdicts in reports/<dataset>/<protocol>/comparison.md)")
     return 0
 
 

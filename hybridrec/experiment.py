@@ -27,7 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 import numpy as np
 from tqdm import tqdm
 
-from hybridrec import io, taskcache, zoo
+from hybridrec import io, metrics, taskcache, zoo
 from hybridrec.errors import UserError
 from hybridrec.params import SEED_STRIDE
 from hybridrec.paths import Paths
@@ -79,9 +79,29 @@ def _rep(replicate: int) -> dict:
     return reps[replicate]
 
 
+class _ModelCode:
+    """Around the code of a model family (a researcher's own among them): an exception it raises becomes one
+    line naming the model, the task and the error (``HYBRIDREC_TRACEBACK=1`` re-raises it with its traceback)."""
+
+    def __init__(self, name: str, what: str):
+        self.name, self.what = name, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, UserError) \
+                or os.environ.get("HYBRIDREC_TRACEBACK"):
+            return False
+        text = " ".join(str(exc).split())[:300]
+        raise UserError(f"compare.models.{self.name} failed while {self.what}: {type(exc).__name__}"
+                        f"{': ' + text if text else ''} (HYBRIDREC_TRACEBACK=1 shows where)") from None
+
+
 def _tune(name: str, replicate: int, ctx: zoo.Context, trials: int, confirm: int, seed: int, pruner: str) -> tuple:
     t0 = time.perf_counter()
-    out = zoo.tune(name, ctx, _rep(replicate)["data"], trials, seed, confirm, pruner)
+    with _ModelCode(name, f"tuning on replicate {replicate}"):
+        out = zoo.tune(name, ctx, _rep(replicate)["data"], trials, seed, confirm, pruner)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["replicate"], out["seed"] = replicate, seed
     return "tune", name, replicate, out
@@ -110,18 +130,24 @@ def _fit(kind: str, name: str, replicate: int, ctx: zoo.Context, seed: int, k: i
 
     rep = _rep(replicate)
     data = rep["data"]
-    predictor = zoo.build(name, ctx)
-    t0 = time.perf_counter()
-    predictor.fit(data, seed)
-    fit_seconds = time.perf_counter() - t0
-    test_pred = predictor.predict(data.test)
+    with _ModelCode(name, f"fitting replicate {replicate} seed {seed}"):
+        predictor = zoo.build(name, ctx)
+        t0 = time.perf_counter()
+        predictor.fit(data, seed)
+        fit_seconds = time.perf_counter() - t0
+        val_pred, test_pred = predictor.predict(data.val), predictor.predict(data.test)
+        scores = predictor.rank_scores(data.n_users, data.n_anime)
     relevant = data.test.loc[data.test["rating"] >= data.scale.relevant(share)]
-    scores = predictor.rank_scores(data.n_users, data.n_anime)
     ranking = topk_metrics(scores, rep["seen"], (relevant["user_idx"], relevant["anime_idx"]), k)
     ranking["popularity_spearman"] = popularity_correlation(scores, rep["popularity"])
     run = {"replicate": replicate, "seed": seed, "fit_seconds": round(fit_seconds, 3),
-           "val": predictor.test(data.val, data.scale), "test": predictor.test(data.test, data.scale),
-           "ranking": ranking}
+           "val": metrics.rating_metrics(val_pred, data.val["rating"].to_numpy(), data.scale),
+           "test": metrics.rating_metrics(test_pred, data.test["rating"].to_numpy(), data.scale),
+           "ranking": ranking,
+           # predictions the metrics clamp to the rating range, and non-finite ones (the report counts both)
+           "out_of_range": {part: int(np.sum(np.isfinite(pr) & ((pr < data.scale.lo) | (pr > data.scale.hi))))
+                            for part, pr in (("val", val_pred), ("test", test_pred))},
+           "non_finite": {part: int(np.sum(~np.isfinite(pr))) for part, pr in (("val", val_pred), ("test", test_pred))}}
     if show:  # the first replicate's first seed's top-k lists for the report's users
         run["top"] = {str(u): rows for u, rows in _top(data, scores, show, k).items()}
     log.info("%s %s replicate %d seed %d: test RMSE %.4f, NDCG@%d %.4f, fit %.1f s", kind, name, replicate, seed,

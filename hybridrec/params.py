@@ -194,6 +194,15 @@ class SearchDim:
         return "low" if pos <= share else "high" if pos >= 1 - share else None
 
 
+# The roles of compare.models entries: who is tested against whom (stated in every comparison.md).
+#   paper: the paper's model (compare.reference), every other model is tested against it;
+#   baseline: a comparator; the best one (lowest mean test RMSE) is what each candidate must beat;
+#   candidate: a model under test (ours, the tuned GraphSAGE, any a researcher adds): against the paper's model
+#              and against the best baseline, never against another candidate;
+#   ablation: a variant that changes one thing (an entry with `base`), tested in compare.pairs.
+ROLES = ("paper", "baseline", "candidate", "ablation")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """One entry of ``compare.models``, resolved and checked when params load (RecBole's idea: a typo fails
@@ -207,6 +216,8 @@ class ModelSpec:
     base: str | None  # another model whose *tuned* settings this one starts from (an ablation)
     options: dict  # fixed settings of the family (gnn: overrides of the `train` section)
     search: dict  # option -> SearchDim (a list of choices or a range) to tune over
+    role: str = ""  # paper | baseline | candidate | ablation (resolved when params load: ROLES)
+    protocols: tuple | None = None  # the protocols this model runs in (None: as compare.protocols lists it)
 
     @classmethod
     def from_params(cls, value, key: str) -> "ModelSpec":
@@ -217,7 +228,7 @@ class ModelSpec:
         if not isinstance(value, dict) or value.get("kind") not in kinds:
             raise ParamsError(f"params.yaml: {key}.kind must be one of {', '.join(sorted(kinds))}")
         family = registry.family(value["kind"])
-        allowed = set(family.spec_keys) | {"kind", "label"}
+        allowed = set(family.spec_keys) | {"kind", "label", "role", "protocols"}
         unknown = sorted(set(value) - allowed)
         if unknown:
             raise ParamsError(f"params.yaml: unknown key {key}.{unknown[0]} "
@@ -228,10 +239,17 @@ class ModelSpec:
         for sub in ("label", "algo", "base"):
             if sub in value and not isinstance(value[sub], str):
                 raise ParamsError(f"params.yaml: {key}.{sub} = {value[sub]!r}: must be a string")
+        if "role" in value and value["role"] not in ROLES:
+            raise ParamsError(f"params.yaml: {key}.role = {value['role']!r}: must be one of {', '.join(ROLES)}")
+        protocols = value.get("protocols")
+        if protocols is not None and (not isinstance(protocols, list) or not protocols
+                                      or any(not isinstance(x, str) for x in protocols)):
+            raise ParamsError(f"params.yaml: {key}.protocols = {protocols!r}: a non-empty list of protocol names")
         spec = cls(name=name, kind=value["kind"], label=value.get("label", ""), algo=value.get("algo"),
                    base=value.get("base"), options=dict(value.get("options", {})),
                    search={str(k): SearchDim.from_params(v, f"{key}.search.{k}")
-                           for k, v in value.get("search", {}).items()})
+                           for k, v in value.get("search", {}).items()},
+                   role=value.get("role", ""), protocols=tuple(protocols) if protocols is not None else None)
         family.check_spec(spec, key)
         return spec if spec.label else dataclasses.replace(spec, label=family.default_label(spec))
 
@@ -271,9 +289,27 @@ class Gate:
 
 
 def protocol_models(p, protocol: str) -> dict:
-    """name -> ModelSpec of the models compared on ``protocol`` (compare.protocols), in compare.models order."""
-    names = p.compare.protocols[protocol]
-    return {n: s for n, s in p.compare.models.items() if names == "all" or n in names}
+    """name -> ModelSpec of the models compared on ``protocol``, in compare.models order: an entry's own
+    ``protocols`` list when it has one, else compare.protocols' list for the protocol."""
+    names = p.compare.protocols.get(protocol, [])
+
+    def listed(n, s):
+        return protocol in s.protocols if s.protocols is not None else names == "all" or n in names
+
+    return {n: s for n, s in p.compare.models.items() if listed(n, s)}
+
+
+def default_role(name: str, spec, reference: str) -> str:
+    """A role for an entry without one: the reference is the paper's model, an entry with ``base`` an
+    ablation, otherwise its family's ``default_role`` (comparators: baseline; the suite's own families:
+    candidate)."""
+    from hybridrec import registry  # noqa: PLC0415
+
+    if name == reference:
+        return "paper"
+    if spec.base:
+        return "ablation"
+    return registry.family(spec.kind).default_role
 
 
 @dataclasses.dataclass(frozen=True)
@@ -357,6 +393,11 @@ def check_type(value, tp, key: str):
 def parse(raw: dict) -> Params:
     """Check a params mapping (as loaded from YAML) and return typed :class:`Params`."""
     params = check_type(raw, Params, "")
+    c = params.compare
+    if c.reference in c.models:  # resolve the default roles (the entries are frozen: replaced)
+        for name, spec in list(c.models.items()):
+            if not spec.role:
+                c.models[name] = dataclasses.replace(spec, role=default_role(name, spec, c.reference))
     _check_values(params)
     return params
 
@@ -510,22 +551,39 @@ def _check_values(p: Params) -> None:
     if "random" not in p.compare.protocols:
         raise ParamsError("params.yaml: compare.protocols must include random (the paper's protocol; the replication "
                           "report shows ours from it)")
-    for protocol, names in p.compare.protocols.items():
-        if protocol not in ("random", "cold_items"):
+    known = ("random", "cold_items")
+    for protocol in p.compare.protocols:
+        if protocol not in known:
             raise ParamsError(f"params.yaml: compare.protocols.{protocol}: unknown protocol (random | cold_items)")
-        listed = list(p.compare.models) if names == "all" else names
-        for name in listed:
+    for protocol, names in p.compare.protocols.items():
+        for name in ([] if names == "all" else names):
             if name not in p.compare.models:
                 raise ParamsError(f"params.yaml: compare.protocols.{protocol} names model {name!r}, which is not "
                                   "in compare.models")
-        for name in (p.compare.reference, p.compare.ours):
-            if name not in listed:
-                raise ParamsError(f"params.yaml: compare.protocols.{protocol} must include {name!r} (every "
-                                  "comparison tests the paper's model and ours)")
-        for name, spec in p.compare.models.items():
-            if name in listed and spec.base and spec.base not in listed:
-                raise ParamsError(f"params.yaml: compare.protocols.{protocol}: {name} starts from {spec.base}, "
-                                  "which must be compared too")
+    for name, spec in p.compare.models.items():
+        for protocol in spec.protocols or ():
+            if protocol not in p.compare.protocols:
+                raise ParamsError(f"params.yaml: compare.models.{name}.protocols names {protocol!r}, which is not a "
+                                  f"protocol of compare.protocols ({', '.join(p.compare.protocols)})")
+        if spec.role == "paper" and name != p.compare.reference:
+            raise ParamsError(f"params.yaml: compare.models.{name}.role = paper: only compare.reference "
+                              f"({p.compare.reference}) is the paper's model")
+    ref_spec = p.compare.models.get(p.compare.reference)
+    if ref_spec is not None and ref_spec.role != "paper":
+        raise ParamsError(f"params.yaml: compare.models.{p.compare.reference}.role = {ref_spec.role}: the model of "
+                          "compare.reference is the paper's (role paper)")
+    for protocol in p.compare.protocols:
+        listed = protocol_models(p, protocol)
+        if p.compare.reference not in listed:
+            raise ParamsError(f"params.yaml: protocol {protocol} must compare {p.compare.reference!r} (every model is "
+                              "tested against the paper's model): list it in compare.protocols or its protocols")
+        if protocol == "random" and p.compare.ours not in listed:
+            raise ParamsError(f"params.yaml: protocol random must compare compare.ours ({p.compare.ours!r}): the "
+                              "replication report shows its recommendations")
+        for name, spec in listed.items():
+            if spec.base and spec.base not in listed:
+                raise ParamsError(f"params.yaml: protocol {protocol}: {name} starts from {spec.base}, which must be "
+                                  "compared there too")
     for name in [p.compare.reference, p.compare.ours] + [n for pair in p.compare.pairs for n in pair]:
         if name not in p.compare.models:
             raise ParamsError(f"params.yaml: compare names model {name!r}, which is not in compare.models")

@@ -52,6 +52,8 @@ class RatingPredictor:
     # (it raises optuna.TrialPruned). ``prune_after``: steps before any pruning (None: the family never reports).
     report = None
     prune_after: int | None = None
+    # the role of an entry that names none and is neither compare.reference nor an ablation (params.ROLES)
+    default_role = "candidate"
 
     def report_validation(self, step: int, value: float) -> None:
         if self.report is not None:

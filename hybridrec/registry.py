@@ -33,13 +33,27 @@ def families() -> dict:
     """kind -> predictor class, over every family module."""
     from hybridrec.predictors import RatingPredictor  # noqa: PLC0415
 
+    import os  # noqa: PLC0415
+
+    from hybridrec.errors import UserError  # noqa: PLC0415
+
     out = {}
     for name in family_modules():
-        module = importlib.import_module(name)
+        try:
+            module = importlib.import_module(name)
+        except Exception as e:  # a researcher's module that does not import: one line, not a traceback
+            if os.environ.get("HYBRIDREC_TRACEBACK"):
+                raise
+            where = f"{name.replace('.', '/')}.py"
+            if isinstance(e, SyntaxError) and e.lineno:
+                where += f", line {e.lineno}"
+            raise UserError(f"{where}: the model family module does not import: {type(e).__name__}: "
+                            f"{' '.join(str(e).split())[:300]} (HYBRIDREC_TRACEBACK=1 shows where)") from None
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, RatingPredictor) and cls.__module__ == name and cls.kind:
                 if cls.kind in out and out[cls.kind] is not cls:
-                    raise TypeError(f"two model families claim kind {cls.kind!r}: {out[cls.kind]} and {cls}")
+                    raise UserError(f"two model families claim kind {cls.kind!r}: {out[cls.kind].__module__}."
+                                    f"{out[cls.kind].__name__} and {name}.{cls.__name__} (rename one's `kind`)")
                 out[cls.kind] = cls
     return out
 

@@ -51,7 +51,7 @@ def run(p, protocol: str) -> None:
         unseen[name] = family.describe(spec)
         if family.platform_invariant(spec):
             invariant.add(name)
-        if family.__module__.startswith("baselines."):
+        if spec.role == "baseline":  # roles come from params.yaml (defaults by family), not from folders
             baselines.add(name)
     source = source_of(p)
     scale = metrics.read_scale(paths)

@@ -85,6 +85,33 @@ def synthetic_small(tmp_path_factory):
     return out, p
 
 
+def make_toy_split():
+    """A small constructed split (SplitData): 40 users, 30 anime, ratings 1..10 with planted anime effects, 70/15/15
+    of them for train/validation/test; its test part holds an unknown user (no training rating) and an unknown anime (never rated in training)."""
+    import numpy as np
+    import pandas as pd
+
+    from hybridrec.predictors import SplitData
+
+    rng = np.random.default_rng(0)
+    n_users, n_anime = 40, 30
+    pairs = {(int(u), int(a)) for u, a in zip(rng.integers(0, n_users, 700), rng.integers(0, n_anime, 700))}
+    df = pd.DataFrame(sorted(pairs), columns=["user_idx", "anime_idx"])
+    df["rating"] = np.clip(np.rint(7 + rng.normal(0, 1.5, len(df)) + (df["anime_idx"] % 5 - 2) * 0.5), 1, 10).astype(int)
+    idx = rng.permutation(len(df))
+    n_train, n_val = int(0.7 * len(df)), int(0.85 * len(df))
+    train, val, test = df.iloc[idx[:n_train]], df.iloc[idx[n_train:n_val]], df.iloc[idx[n_val:]]
+    test = pd.concat([test, pd.DataFrame({"user_idx": [n_users], "anime_idx": [0], "rating": [7]}),
+                      pd.DataFrame({"user_idx": [0], "anime_idx": [n_anime], "rating": [8]})])
+    return SplitData(train, val, test, n_users + 1, n_anime + 1)
+
+
+@pytest.fixture(scope="module")
+def toy_split():
+    """:func:`make_toy_split`, once per test module (a model family's own tests start here)."""
+    return make_toy_split()
+
+
 @pytest.fixture
 def real_sample():
     if not (REAL_SAMPLE / "rating_complete.csv").exists():

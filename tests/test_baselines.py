@@ -6,7 +6,7 @@ import pytest
 
 from baselines.surprise_models import ALGORITHMS, SurprisePredictor
 from baselines.global_mean import GlobalMean
-from hybridrec.predictors import SplitData
+from tests.conftest import make_toy_split
 
 OPTIONS = {
     "SVD": {"n_factors": 8, "n_epochs": 5}, "SVDpp": {"n_factors": 4, "n_epochs": 2},
@@ -18,17 +18,7 @@ OPTIONS = {
 
 @pytest.fixture(scope="module")
 def tiny():
-    rng = np.random.default_rng(0)
-    n_users, n_anime = 40, 30
-    pairs = {(int(u), int(a)) for u, a in zip(rng.integers(0, n_users, 700), rng.integers(0, n_anime, 700))}
-    df = pd.DataFrame(sorted(pairs), columns=["user_idx", "anime_idx"])
-    df["rating"] = np.clip(np.rint(7 + rng.normal(0, 1.5, len(df)) + (df["anime_idx"] % 5 - 2) * 0.5), 1, 10).astype(int)
-    idx = rng.permutation(len(df))
-    train, val, test = df.iloc[idx[:500]], df.iloc[idx[500:600]], df.iloc[idx[600:]]
-    # an unknown user (no training rating) and an unknown anime (never rated in training)
-    test = pd.concat([test, pd.DataFrame({"user_idx": [n_users], "anime_idx": [0], "rating": [7]}),
-                      pd.DataFrame({"user_idx": [0], "anime_idx": [n_anime], "rating": [8]})])
-    return SplitData(train, val, test, n_users + 1, n_anime + 1)
+    return make_toy_split()
 
 
 @pytest.mark.parametrize("algo", sorted(ALGORITHMS))

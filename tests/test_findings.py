@@ -35,6 +35,7 @@ def constructed():
                                 "ranking": {"precision": 0.1, "recall": 0.1, "ndcg": 0.1, "popularity_spearman": 0.2}}
                                for s in range(SEEDS)]}
     models = {n: {"kind": "global_mean", "label": n} for n in preds}
+    models["good"]["role"] = "candidate"  # tested against the best baseline (bad, twin: baselines by family)
     p = params.parse(raw_params(compare={"models": models, "reference": "ref", "ours": "good",
                                          "protocols": {"random": "all", "cold_items": "all"},
                                          "pairs": [["good", "bad"], ["bad", "good"], ["twin", "ref"]],

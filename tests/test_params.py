@@ -93,3 +93,24 @@ def test_comparison_budget_checks():
         params.parse(raw_params(compare={"seeds": [0, 0]}))
     with pytest.raises(ParamsError, match="compare.tuning_pruner"):
         params.parse(raw_params(compare={"tuning_pruner": "hyperband"}))
+
+
+def test_roles_default_by_family_and_can_be_set():
+    p = params.parse(raw_params())
+    roles = {n: s.role for n, s in p.compare.models.items()}
+    assert roles["sage_paper"] == "paper" and roles["svd"] == "baseline" and roles["hybrid"] == "candidate"
+    assert roles["hybrid_no_content"] == "ablation" and roles["sage_tuned"] == "candidate"
+    raw = _with_model("mine", {"kind": "surprise", "algo": "SVD", "role": "candidate"})  # in baselines/, a candidate
+    assert params.parse(raw).compare.models["mine"].role == "candidate"
+    with pytest.raises(ParamsError, match=r"compare.models.m.role = 'best': must be one of paper, baseline"):
+        params.parse(_with_model("m", {"kind": "surprise", "algo": "SVD", "role": "best"}))
+    with pytest.raises(ParamsError, match="only compare.reference"):
+        params.parse(_with_model("m", {"kind": "surprise", "algo": "SVD", "role": "paper"}))
+
+
+def test_a_model_lists_its_own_protocols():
+    raw = _with_model("mine", {"kind": "surprise", "algo": "SVD", "role": "candidate", "protocols": ["cold_items"]})
+    p = params.parse(raw)
+    assert "mine" in params.protocol_models(p, "cold_items") and "mine" not in params.protocol_models(p, "random")
+    with pytest.raises(ParamsError, match="protocols names 'temporal'"):
+        params.parse(_with_model("m", {"kind": "surprise", "algo": "SVD", "protocols": ["temporal"]}))

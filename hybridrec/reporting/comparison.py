@@ -91,8 +91,9 @@ def build(runs: dict, preds: dict, reps: list[dict], p, tuning: dict, oracle: di
     ref, ours = c.reference, c.ours
     pairs = [(n, ref, "vs the paper's model") for n in runs if n != ref]
     best_base = min((n for n in baselines if n in runs), key=lambda n: agg[n]["rmse"]["mean"], default=None)
-    if ours in runs and best_base:
-        pairs.append((ours, best_base, "ours vs the best baseline"))
+    candidates = [n for n in runs if n in c.models and c.models[n].role == "candidate"]
+    if best_base:  # every candidate against the best baseline (never against another candidate)
+        pairs += [(n, best_base, "candidates vs the best baseline") for n in candidates]
     pairs += [(a, b, "ablation") for a, b in c.pairs if a in runs and b in runs]
     tests = []
     for a, b, family in pairs:
@@ -112,6 +113,7 @@ def build(runs: dict, preds: dict, reps: list[dict], p, tuning: dict, oracle: di
     content_pairs = [(t["a"], t["b"]) for t in tests if t["family"] == "ablation" and features[t["b"]] == []
                      and features[t["a"]]]
     return {"models": agg, "reference": ref, "ours": ours if ours in runs else None, "best_baseline": best_base,
+            "candidates": candidates,
             "tests": tests, "buckets": degree_buckets(preds, reps, p, lo, hi), "oracle": oracle,
             "tuning": tuning, "baselines": sorted(baselines), "features": features, "scale": (lo, hi),
             "content": content_by_degree(content_pairs, preds, reps, p, lo, hi),
@@ -230,8 +232,9 @@ def findings(res: dict, runs: dict, p) -> list[str]:
     out.append(f"- Against the paper's model (ΔRMSE with a replicate-user-and-seed bootstrap, Holm over these "
                f"{len(vs_ref)} tests, alpha={p.compare.alpha}): "
                + "; ".join(f"{k} it: {', '.join(v) or 'none'}" for k, v in groups.items()) + ".")
-    if res["ours"] and res["best_baseline"]:
-        t = next(t for t in res["tests"] if t["family"] == "ours vs the best baseline")
+    for t in res["tests"]:
+        if t["family"] != "candidates vs the best baseline":
+            continue
         base = agg[t["b"]]["rmse"]["mean"]
         rel = f" ({t['delta'] / base:+.1%})" if base > 0 else ""  # a baseline with RMSE 0 (constant ratings)
         out.append(f"- **{label[t['a']]} against the best baseline ({label[t['b']]})**: {t['verdict']}, "
@@ -354,6 +357,7 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: l
          f"(`data/{p.data.name}/split/{protocol}.parquet`) is the paper model's split. Train on train, tune on "
          f"validation, report test. Predictions clamped to the rating range ({res['scale'][0]:g}..{res['scale'][1]:g}) "
          "for every model.", protocol_line,
+         roles_line(res, runs, p),
          "- Seeds change model initialisation/sampling (not the split); deterministic models (det.) run once per "
          f"replicate. Cells: mean ± std over the {R} replicate(s) x seeds (runs: how many).",
          f"- Tuning: every tunable model gets the same budget of {c.tuning_trials} fits per replicate, on validation "
@@ -376,8 +380,8 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: l
          f"(seed {c.bootstrap_seed}) that resample the replicates of the procedure (the split's and the tuning's "
          "variance), within each the test *users* (with all their ratings: ratings of a user are not independent), "
          "and the seeds (training variance); the p-value is the one the interval inverts. Holm's correction within "
-         "each family of tests below (every model against the paper's; ours against the best baseline; the "
-         f"ablations), alpha = {c.alpha}. A difference is called significant only when Holm rejects, the interval "
+         "each family of tests below (every model against the paper's; each candidate against the best baseline; "
+         f"the ablations), alpha = {c.alpha}. A difference is called significant only when Holm rejects, the interval "
          "excludes 0 and every replicate's ΔRMSE has the same sign (replicates that disagree are never "
          "significant); better/worse is the sign of ΔRMSE. Assumed: users are exchangeable draws from the "
          "population the subset represents. How each model's variance splits into split, tuning and seed is "
@@ -387,6 +391,7 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: l
          "## Results (test set)", "", table(rows, headers, numparse=False), "",
          "Best value per column in bold (a missing value is never best). RMSE 95% CI: the same bootstrap.", "",
          "![test RMSE with 95% CI](rmse_ci.png)", ""]
+    L += range_notes(runs, res["scale"])
     L += _tests_section(res, runs)
     L += variance_section(res, runs)
     L += _bucket_section(res, runs)
@@ -403,11 +408,48 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: l
         temp(path).write_text(text, encoding="utf-8")
 
 
+def range_notes(runs, scale) -> list[str]:
+    """Which models predicted outside the rating range (clamped for every metric) or non-finite values (NaN or
+    inf: such a run's metrics are NaN), counted over every run's test predictions."""
+    lines = []
+    for name, run in runs.items():
+        total = sum(int(r["test"].get("n", 0)) for r in run["runs"])
+        out = sum((r.get("out_of_range") or {}).get("test", 0) for r in run["runs"])
+        bad = sum((r.get("non_finite") or {}).get("test", 0) for r in run["runs"])
+        if out or bad:
+            parts = ([f"{out:,} outside {scale[0]:g}..{scale[1]:g} (clamped)"] if out else []) + \
+                    ([f"{bad:,} not finite (NaN or inf; those runs' metrics are NaN)"] if bad else [])
+            lines.append(f"- {run['label']}: of {total:,} test predictions over {len(run['runs'])} run(s), "
+                         + " and ".join(parts) + ".")
+    if not lines:
+        return []
+    return ["Predictions outside the rating range (`score` returns raw ratings; every metric clamps them):", ""] \
+        + lines + [""]
+
+
+def roles_line(res, runs, p) -> str:
+    """The Protocol bullet naming each model's role and the Holm families they make."""
+    models = p.compare.models
+    by_role = {r: [runs[n]["label"] for n in runs if n in models and models[n].role == r]
+               for r in ("paper", "baseline", "candidate", "ablation")}
+    n_ref, n_cand, n_abl = (sum(t["family"] == f for t in res["tests"])
+                            for f in ("vs the paper's model", "candidates vs the best baseline", "ablation"))
+    best = runs[res["best_baseline"]]["label"] if res.get("best_baseline") else "none"
+    return (f"- Roles (each compare.models entry's `role`; where it names none: compare.reference is the paper's "
+            f"model, an entry with `base` an ablation, otherwise its family's default: the comparators (global mean, "
+            f"most popular, Surprise, Cornac) baselines, the GNN and ours candidates): paper: "
+            f"{', '.join(by_role['paper']) or 'none'}; baselines: {', '.join(by_role['baseline']) or 'none'}; "
+            f"candidates: {', '.join(by_role['candidate']) or 'none'}; ablations: "
+            f"{', '.join(by_role['ablation']) or 'none'}. Holm families: every model against the paper's "
+            f"({n_ref} tests); each candidate against the best baseline ({best}; {n_cand} tests; never a candidate "
+            f"against another); the ablation pairs of compare.pairs ({n_abl} tests).")
+
+
 def _tests_section(res, runs) -> list[str]:
     label = {n: runs[n]["label"] for n in runs}
     L = []
     for family, title in (("vs the paper's model", "Each model against the paper's model"),
-                          ("ours vs the best baseline", "Ours against the best baseline"),
+                          ("candidates vs the best baseline", "Each candidate against the best baseline"),
                           ("ablation", "Ablation pairs")):
         ts = sorted((t for t in res["tests"] if t["family"] == family), key=lambda t: t["delta"])
         if not ts:
