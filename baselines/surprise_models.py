@@ -248,7 +248,13 @@ class SurprisePredictor(RatingPredictor):
     def platform_invariant(cls, spec) -> bool:
         """Surprise's algorithms are Cython loops over doubles (no BLAS; sqrt at most, which IEEE rounds exactly):
         under the SSE4 kernel set every Surprise model, tuning included, gave the same bits (reports/stability.md).
-        Surprise is built from source, so two different compilers could still differ."""
+        Surprise is built from source, so two different compilers could still differ.
+
+        SVD++ trains with numba code (baselines/svdpp_numba.py) that LLVM compiles for the host CPU, so the
+        instructions differ per CPU; without fastmath LLVM may neither reassociate (the sums keep their order) nor
+        contract a*b+c into an FMA, and +, -, *, /, sqrt round the same on every IEEE CPU, so the bits do not
+        depend on the instructions chosen: tests/test_svdpp.py compiles the kernel for a generic x86-64 CPU and
+        for the host (AVX-512 and FMA here; x86-64-v2 and haswell gave the same bits too) and checks them equal."""
         return True
 
     @classmethod

@@ -191,5 +191,6 @@ def test_platform_invariance_of_the_families():
     models = parse(raw_params()).compare.models
     assert SurprisePredictor.platform_invariant(models["svd"]) and CornacPredictor.platform_invariant(models["cornac_mf"])
     assert not CornacPredictor.platform_invariant(models["cornac_hft"])  # NumPy's BLAS and vector exp
+    assert SurprisePredictor.platform_invariant(models["svdpp"])  # numba, the same bits for any CPU (test_svdpp)
     assert not GraphSAGEPredictor.platform_invariant(models["sage_tuned"])
     assert not HybridPredictor.platform_invariant(models["hybrid"])

@@ -94,3 +94,34 @@ def test_a_user_rating_an_item_twice_trains_through_surprise():
     theirs = surprise.SVDpp(n_factors=3, n_epochs=4, random_state=1).fit(ts)
     assert all(np.array_equal(getattr(ours, n), getattr(theirs, n)) for n in ("bu", "bi", "pu", "qi", "yj"))
 
+
+_BITS = """
+import hashlib, surprise
+from baselines import svdpp_numba
+from baselines.surprise_models import SurprisePredictor
+from tests.test_svdpp import make_dense_split
+a = SurprisePredictor("SVDpp", {"n_factors": 24, "n_epochs": 6, "lr_all": 0.02}).fit(make_dense_split(), seed=2).algo
+print(hashlib.sha256(b"".join(getattr(a, n).tobytes() for n in ("bu", "bi", "pu", "qi", "yj"))).hexdigest())
+"""
+
+
+def test_same_bits_whatever_cpu_numba_compiles_for(tmp_path):
+    """platform_invariant: the kernel compiled for a generic CPU (no SIMD beyond the base ISA, no FMA) and for this
+    host (its widest vectors, FMA where present) gives the same bits."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = {}
+    for cpu in ("generic", "host"):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / cpu), "OMP_NUM_THREADS": "1"}
+        env.pop("NUMBA_CPU_FEATURES", None)
+        env.pop("NUMBA_CPU_NAME", None)
+        if cpu == "generic":
+            env["NUMBA_CPU_NAME"] = "generic"
+        run = subprocess.run([sys.executable, "-c", _BITS], cwd=REPO, env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        out[cpu] = run.stdout.strip()
+    assert out["generic"] == out["host"] and len(out["host"]) == 64
