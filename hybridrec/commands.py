@@ -149,8 +149,14 @@ def recommend_with(p, paths, name: str, user_id: int, k: int):
     from hybridrec import io, zoo  # noqa: PLC0415
     from hybridrec.recommend import user_index  # noqa: PLC0415
 
+    from hybridrec.params import protocol_models  # noqa: PLC0415
+
     if name not in p.compare.models:
         raise UserError(f"--model {name!r}: not paper nor a name of compare.models ({', '.join(p.compare.models)})")
+    on_random = protocol_models(p, "random")
+    if name not in on_random:
+        raise UserError(f"--model {name}: not compared on protocol random (its `protocols` or compare.protocols), "
+                        f"whose split and tuning recommend uses; one of: {', '.join(on_random)}")
     data = zoo.split_data(paths, "random")
     users = pd.concat([data.train, data.val, data.test])[["user_idx", "user_id"]].drop_duplicates()
     u = user_index(users, user_id)

@@ -144,10 +144,11 @@ def _fit(kind: str, name: str, replicate: int, ctx: zoo.Context, seed: int, k: i
            "val": metrics.rating_metrics(val_pred, data.val["rating"].to_numpy(), data.scale),
            "test": metrics.rating_metrics(test_pred, data.test["rating"].to_numpy(), data.scale),
            "ranking": ranking,
-           # predictions the metrics clamp to the rating range, and non-finite ones (the report counts both)
-           "out_of_range": {part: int(np.sum(np.isfinite(pr) & ((pr < data.scale.lo) | (pr > data.scale.hi))))
+           # predictions the metrics clamp to the rating range (an infinite one among them), and NaN ones, which
+           # make the run's metrics NaN (the report counts both)
+           "out_of_range": {part: int(np.sum((pr < data.scale.lo) | (pr > data.scale.hi)))
                             for part, pr in (("val", val_pred), ("test", test_pred))},
-           "non_finite": {part: int(np.sum(~np.isfinite(pr))) for part, pr in (("val", val_pred), ("test", test_pred))}}
+           "nan": {part: int(np.sum(np.isnan(pr))) for part, pr in (("val", val_pred), ("test", test_pred))}}
     if show:  # the first replicate's first seed's top-k lists for the report's users
         run["top"] = {str(u): rows for u, rows in _top(data, scores, show, k).items()}
     log.info("%s %s replicate %d seed %d: test RMSE %.4f, NDCG@%d %.4f, fit %.1f s", kind, name, replicate, seed,
@@ -182,13 +183,16 @@ class _Keys:
 
         paths = Paths(p.data.name)
         self.p, self.models = p, models
-        self.splits = [read_split(paths, protocol, r)[1] for r in range(p.compare.replicates)]
+        splits = [read_split(paths, protocol, r) for r in range(p.compare.replicates)]
+        self.splits = [sha for _, sha in splits]
+        self.test_ratings = [frame.loc[frame["split"] == "test", "rating"].to_numpy(np.float64) for frame, _ in splits]
         # the content every text- or feature-aware model reads (conservative: every task depends on them)
         inputs = [paths.embeddings, paths.preprocessed / "genres.parquet", paths.preprocessed / "anime.parquet",
                   paths.subset / "anime.parquet"]
         self.inputs = {str(f.name): io.sha256_file(f) for f in inputs if f.exists()}
         scale = read_scale(paths)
         self.scale = [scale.lo, scale.hi]
+        self._scale = scale
         self.code, self.section = {}, {}
         for name, spec in models.items():
             family = registry.family(spec.kind)
@@ -202,6 +206,28 @@ class _Keys:
         if spec.base:
             out["base"] = self._model(spec.base)
         return out
+
+    def check_tune(self, name, result) -> None:
+        """A cached tuning must be one of this model's search space (else ValueError: recomputed)."""
+        best = result["best"]
+        if not isinstance(best, dict) or set(best) != set(self.models[name].search) \
+                or not isinstance(result["trials"], list):
+            raise ValueError(f"not a tuning of {name}'s search space")
+        float(result["best_val_rmse"]), float(result["seconds"])
+
+    def check_fit(self, replicate, seed, result, pred) -> None:
+        """A cached fit must be of this replicate and seed, with one prediction per test rating that gives the
+        test RMSE stored beside it (else ValueError: recomputed)."""
+        run_ = result["run"]
+        if not isinstance(result["settings"], dict) or run_["seed"] != seed or run_["replicate"] != replicate:
+            raise ValueError("the result of another fit")
+        rating = self.test_ratings[replicate]
+        if not isinstance(pred, np.ndarray) or pred.shape != rating.shape:
+            raise ValueError(f"{getattr(pred, 'shape', None)} predictions for {len(rating)} test ratings")
+        rmse = float(np.sqrt(np.mean((self._scale.clamp(pred) - rating) ** 2)))
+        stored = float(run_["test"]["rmse"])
+        if not (np.isnan(rmse) and np.isnan(stored)) and not np.isclose(rmse, stored, rtol=1e-5, atol=0.0):
+            raise ValueError(f"its predictions give test RMSE {rmse:.6f}, its metrics say {stored:.6f}")
 
     def tune(self, name, replicate, trials, confirm, seed, pruner) -> str:
         return taskcache.key_of({"task": "tune", **self._model(name), "split": self.splits[replicate],
@@ -282,6 +308,14 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         tuned = {m: ctx_r.tuned[m] for m in sorted(needs[name])}
         return keys.fit(kind, name, replicate, tuned, seed, k, share, show_)
 
+    def check(task):
+        """The content test of a cached entry for ``task`` (see _Keys.check_tune / check_fit)."""
+        fn, *args = task
+        if fn is _tune:
+            return lambda result, pred: keys.check_tune(args[0], result)
+        replicate, seed = args[2], args[4]
+        return lambda result, pred: keys.check_fit(replicate, seed, result, pred)
+
     def from_cache(task, hit):
         """The task's result as the task itself would return it, from a cache entry."""
         fn, *args = task
@@ -306,7 +340,7 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         while queue:
             task = queue.pop(0)
             k = key(task)
-            hit = cache.get(k) if k is not None else None
+            hit = cache.get(k, check(task)) if k is not None else None
             if hit is None:
                 todo.append((task, k))
             else:

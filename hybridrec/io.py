@@ -53,6 +53,12 @@ def atomic_path(path, suffix=None):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if e.filename is None:  # a write(2) that failed (a full disk) names no file: name the output
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -466,6 +466,20 @@ def _check_values(p: Params) -> None:
             raise ParamsError(f"params.yaml: {key} = {v!r}: must be a finite number")
 
     finite("", p)
+
+    def seeds(key, v):  # every seed reaches numpy's / Optuna's generators: whole numbers >= 0 (Optuna's < 2^32)
+        if dataclasses.is_dataclass(v):
+            for f in dataclasses.fields(v):
+                seeds(f"{key}.{f.name}" if key else f.name, getattr(v, f.name))
+        elif key.rsplit(".", 1)[-1] in ("seed", "seeds") or key.endswith("_seed"):
+            for x in (v if isinstance(v, (list, tuple)) else [v]):
+                if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < 2**31:
+                    raise ParamsError(f"params.yaml: {key} = {v!r}: a seed must be a whole number from 0 to 2^31 - 1")
+
+    seeds("", p)
+    if not 0 < p.compare.alpha < 1:
+        raise ParamsError(f"params.yaml: compare.alpha = {p.compare.alpha!r}: the family-wise level must lie between "
+                          "0 and 1 (exclusive), e.g. 0.05")
     problem = data_name_problem(p.data.name)
     if problem:
         raise ParamsError(f"params.yaml: data.name = {p.data.name!r}: {problem}")
@@ -555,6 +569,11 @@ def _check_values(p: Params) -> None:
     for protocol in p.compare.protocols:
         if protocol not in known:
             raise ParamsError(f"params.yaml: compare.protocols.{protocol}: unknown protocol (random | cold_items)")
+    for key, names in (("reference", [p.compare.reference]), ("ours", [p.compare.ours]),
+                       ("pairs", [n for pair in p.compare.pairs for n in pair])):
+        for name in names:
+            if name not in p.compare.models:
+                raise ParamsError(f"params.yaml: compare.{key} names model {name!r}, which is not in compare.models")
     for protocol, names in p.compare.protocols.items():
         for name in ([] if names == "all" else names):
             if name not in p.compare.models:
@@ -584,9 +603,6 @@ def _check_values(p: Params) -> None:
             if spec.base and spec.base not in listed:
                 raise ParamsError(f"params.yaml: protocol {protocol}: {name} starts from {spec.base}, which must be "
                                   "compared there too")
-    for name in [p.compare.reference, p.compare.ours] + [n for pair in p.compare.pairs for n in pair]:
-        if name not in p.compare.models:
-            raise ParamsError(f"params.yaml: compare names model {name!r}, which is not in compare.models")
     if any(len(pair) != 2 for pair in p.compare.pairs):
         raise ParamsError("params.yaml: compare.pairs entries must be [model_a, model_b]")
     if not p.compare.seeds:

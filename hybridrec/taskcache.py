@@ -65,8 +65,12 @@ class TaskCache:
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.folder / f"{key}.json", self.folder / f"{key}.npz"
 
-    def get(self, key: str):
-        """(result, predictions or None) of a valid entry, else None (a corrupt entry is counted and ignored)."""
+    def get(self, key: str, check=None):
+        """(result, predictions or None) of a valid entry, else None (a corrupt entry is counted and ignored).
+
+        ``check(result, predictions)``: the consumer's own test of the entry's content (it raises ValueError,
+        KeyError or TypeError on an entry of the wrong shape: a fit's result under a tuning's key, predictions
+        of another length or that disagree with the metrics stored beside them)."""
         if self.folder is None:
             return None
         meta_path, pred_path = self._paths(key)
@@ -75,7 +79,8 @@ class TaskCache:
             return None
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("key") != key or meta.get("version") != VERSION or "result" not in meta:
+            if not isinstance(meta, dict) or meta.get("key") != key or meta.get("version") != VERSION \
+                    or not isinstance(meta.get("result"), dict):
                 raise ValueError("another key or format")
             pred = None
             if meta.get("predictions_sha256") is not None:
@@ -83,9 +88,11 @@ class TaskCache:
                     raise ValueError("predictions do not match their sha256")
                 with np.load(pred_path, allow_pickle=False) as z:
                     pred = z["pred"]
-        except (OSError, ValueError, KeyError) as e:
+            if check is not None:
+                check(meta["result"], pred)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
             self.corrupt += 1
-            log.warning("task cache: entry %s unusable (%s): recomputed", meta_path.name, e)
+            log.warning("task cache: entry %s unusable (%s: %s): recomputed", meta_path.name, type(e).__name__, e)
             return None
         self.hits += 1
         return meta["result"], pred

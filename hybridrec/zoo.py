@@ -91,7 +91,9 @@ def tune(name: str, ctx: Context, data: SplitData, trials: int, seed: int, confi
     """
     import optuna  # noqa: PLC0415
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: a trial that raises is logged by Optuna at WARNING with its traceback before the exception reaches
+    # the stage, which prints it as one line (a missing input, a model's own error)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     spec = ctx.models[name]
     deterministic = bool(build(name, ctx).deterministic)
     confirm = 0 if deterministic else min(confirm, trials - 1)

@@ -34,6 +34,13 @@ def digest(root) -> dict:
     return out
 
 
+def kept(before: dict, after: dict) -> bool:
+    """Every previous output byte for byte; nothing new but complete task-cache entries (a task that finished
+    before the kill is stored: the next run reuses it, tests/test_taskcache.py)."""
+    new = set(after) - set(before)
+    return all(after.get(f) == h for f, h in before.items()) and all("/tasks/" in f for f in new)
+
+
 def survivors(root) -> list:
     """Processes still running whose working directory is the project (the stage, its workers, trackers)."""
     found = []
@@ -95,7 +102,7 @@ def test_kill_9_keeps_every_previous_output_and_leaves_no_process(project, victi
         stage.kill()
     proc.wait()
     assert wait_gone(project) == []
-    assert digest(project) == before  # byte for byte, the committed-style reports included
+    assert kept(before, digest(project))  # byte for byte, the committed-style reports included
     leftovers = [p for d in ("data", "models", "reports") for p in (project / d).rglob(".*.partial-*")]
     assert not leftovers
 
@@ -110,7 +117,7 @@ def test_ctrl_c_prints_one_line_exits_130_and_keeps_the_outputs(project):
     assert "interrupted (Ctrl-C)" in text
     assert proc.returncode != 0
     assert wait_gone(project) == []
-    assert digest(project) == before
+    assert kept(before, digest(project))
 
 
 def test_the_stage_itself_exits_130_on_sigint(project):

@@ -58,7 +58,7 @@ def test_scores_outside_the_range_are_clamped_and_counted(project, with_wild):
     _, runs, preds = experiment.run(p, "random", workers=1, progress=False)
     run = runs["wild"]["runs"][0]
     n_test = run["test"]["n"]
-    assert run["out_of_range"]["test"] == n_test and run["non_finite"]["test"] == 0
+    assert run["out_of_range"]["test"] == n_test and run["nan"]["test"] == 0
     assert np.isfinite(run["test"]["rmse"]) and run["test"]["rmse"] > 0  # measured on clamped predictions
     assert runs["global_mean"]["runs"][0]["out_of_range"] == {"val": 0, "test": 0}
     notes = range_notes(runs, (1, 10))
@@ -67,11 +67,11 @@ def test_scores_outside_the_range_are_clamped_and_counted(project, with_wild):
     assert not any("global mean" in line for line in notes)
 
 
-def test_non_finite_scores_are_counted(project, with_wild):
+def test_nan_scores_are_counted(project, with_wild):
     _, runs, _ = experiment.run(wild_params({"nan": True}), "random", workers=1, progress=False)
     run = runs["wild"]["runs"][0]
-    assert run["non_finite"]["test"] > 0 and not np.isfinite(run["test"]["rmse"])
-    assert any("not finite" in line for line in range_notes(runs, (1, 10)))
+    assert run["nan"]["test"] > 0 and not np.isfinite(run["test"]["rmse"])
+    assert any("NaN (those runs' metrics are NaN)" in line for line in range_notes(runs, (1, 10)))
 
 
 def test_an_exception_in_a_models_code_is_one_line(project, with_wild, monkeypatch):

@@ -90,7 +90,9 @@ def build(runs: dict, preds: dict, reps: list[dict], p, tuning: dict, oracle: di
         agg[n]["top_jaccard"] = {"mean": jac, "std": 0.0, "ci95": float("nan"), "n": 1}
     ref, ours = c.reference, c.ours
     pairs = [(n, ref, "vs the paper's model") for n in runs if n != ref]
-    best_base = min((n for n in baselines if n in runs), key=lambda n: agg[n]["rmse"]["mean"], default=None)
+    # the best baseline: the lowest mean test RMSE of the finite ones (a NaN is never best)
+    best_base = min((n for n in baselines if n in runs and np.isfinite(agg[n]["rmse"]["mean"])),
+                    key=lambda n: agg[n]["rmse"]["mean"], default=None)
     candidates = [n for n in runs if n in c.models and c.models[n].role == "candidate"]
     if best_base:  # every candidate against the best baseline (never against another candidate)
         pairs += [(n, best_base, "candidates vs the best baseline") for n in candidates]
@@ -219,7 +221,7 @@ def findings(res: dict, runs: dict, p) -> list[str]:
     """Sentences generated from the statistics; each verdict is the one of :func:`stats.verdict`."""
     agg, ref = res["models"], res["reference"]
     label = {n: runs[n]["label"] for n in runs}
-    by_rmse = sorted(agg, key=lambda n: agg[n]["rmse"]["mean"])
+    by_rmse = sorted(agg, key=lambda n: (not np.isfinite(agg[n]["rmse"]["mean"]), agg[n]["rmse"]["mean"]))
     best = by_rmse[0]
     out = [f"- Lowest mean test RMSE: **{label[best]}** ({agg[best]['rmse']['mean']:.4f}); the paper's model "
            f"({label[ref]}) has {agg[ref]['rmse']['mean']:.4f}, rank {by_rmse.index(ref) + 1} of {len(by_rmse)}."]
@@ -409,16 +411,16 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: l
 
 
 def range_notes(runs, scale) -> list[str]:
-    """Which models predicted outside the rating range (clamped for every metric) or non-finite values (NaN or
-    inf: such a run's metrics are NaN), counted over every run's test predictions."""
+    """Which models predicted outside the rating range (clamped for every metric; an infinite prediction is
+    clamped too) or NaN (such a run's metrics are NaN), counted over every run's test predictions."""
     lines = []
     for name, run in runs.items():
         total = sum(int(r["test"].get("n", 0)) for r in run["runs"])
         out = sum((r.get("out_of_range") or {}).get("test", 0) for r in run["runs"])
-        bad = sum((r.get("non_finite") or {}).get("test", 0) for r in run["runs"])
+        bad = sum((r.get("nan") or {}).get("test", 0) for r in run["runs"])
         if out or bad:
             parts = ([f"{out:,} outside {scale[0]:g}..{scale[1]:g} (clamped)"] if out else []) + \
-                    ([f"{bad:,} not finite (NaN or inf; those runs' metrics are NaN)"] if bad else [])
+                    ([f"{bad:,} NaN (those runs' metrics are NaN)"] if bad else [])
             lines.append(f"- {run['label']}: of {total:,} test predictions over {len(run['runs'])} run(s), "
                          + " and ".join(parts) + ".")
     if not lines:
@@ -435,6 +437,7 @@ def roles_line(res, runs, p) -> str:
     n_ref, n_cand, n_abl = (sum(t["family"] == f for t in res["tests"])
                             for f in ("vs the paper's model", "candidates vs the best baseline", "ablation"))
     best = runs[res["best_baseline"]]["label"] if res.get("best_baseline") else "none"
+    absent = [(a, b) for a, b in p.compare.pairs if a not in runs or b not in runs]
     return (f"- Roles (each compare.models entry's `role`; where it names none: compare.reference is the paper's "
             f"model, an entry with `base` an ablation, otherwise its family's default: the comparators (global mean, "
             f"most popular, Surprise, Cornac) baselines, the GNN and ours candidates): paper: "
@@ -442,7 +445,9 @@ def roles_line(res, runs, p) -> str:
             f"candidates: {', '.join(by_role['candidate']) or 'none'}; ablations: "
             f"{', '.join(by_role['ablation']) or 'none'}. Holm families: every model against the paper's "
             f"({n_ref} tests); each candidate against the best baseline ({best}; {n_cand} tests; never a candidate "
-            f"against another); the ablation pairs of compare.pairs ({n_abl} tests).")
+            f"against another); the ablation pairs of compare.pairs ({n_abl} tests)."
+            + (f" Pairs of compare.pairs with a model not compared on this protocol (not tested here): "
+               f"{', '.join(f'{a} vs {b}' for a, b in absent)}." if absent else ""))
 
 
 def _tests_section(res, runs) -> list[str]:
@@ -646,11 +651,13 @@ def metrics_json(res: dict, runs: dict, prov: dict) -> dict:
 
 
 def plot(path, agg, runs, oracle, name, temp=None) -> None:
-    names = sorted(agg, key=lambda n: agg[n]["rmse"]["mean"], reverse=True)
+    # a model whose mean RMSE is NaN (it predicted NaN) has no bar; the tables say so
+    names = sorted((n for n in agg if np.isfinite(agg[n]["rmse"]["mean"])), key=lambda n: agg[n]["rmse"]["mean"],
+                   reverse=True)
     means = [agg[n]["rmse"]["mean"] for n in names]
     # a bootstrap interval need not contain the mean (one user: every resample is that user): never a negative bar
-    err = np.maximum(0.0, np.array([[m - agg[n]["rmse_ci"]["ci_low"], agg[n]["rmse_ci"]["ci_high"] - m]
-                                    for n, m in zip(names, means)]).T)
+    err = np.nan_to_num(np.maximum(0.0, np.array([[m - agg[n]["rmse_ci"]["ci_low"], agg[n]["rmse_ci"]["ci_high"] - m]
+                                                  for n, m in zip(names, means)]).reshape(-1, 2).T))
     fig, ax = plt.subplots(figsize=(8, 0.38 * len(names) + 1.2))
     colors = ["#55a868" if runs[n]["kind"] == "hybrid" else "#c44e52" if runs[n]["kind"] == "gnn" else "#4c72b0"
               for n in names]
@@ -658,8 +665,9 @@ def plot(path, agg, runs, oracle, name, temp=None) -> None:
     if oracle:
         ax.axvline(oracle["rmse"], color="k", ls="--", lw=1, label="oracle (irreducible)")
         ax.legend(loc="lower right")
-    lo = min(means + ([oracle["rmse"]] if oracle else [])) * 0.9
-    ax.set_xlim(left=lo)
+    ends = means + ([oracle["rmse"]] if oracle else [])
+    if ends:
+        ax.set_xlim(left=min(ends) * 0.9)
     ax.set_xlabel("test RMSE (mean over replicates and seeds, 95% replicate-user-seed bootstrap CI)")
     ax.set_title(f"{name}: hybrid (green), GNNs (red), baselines (blue)")
     save_figure(fig, path, temp)
