@@ -56,8 +56,11 @@ def register(sub) -> None:
                        description="Rewrite the `data:` section of params.yaml (keeping every comment and the other "
                                    "sections) so that `dvc repro` runs on another data set; `dvc exp run -S ...` does "
                                    "the same without touching the file for good.")
-    u.add_argument("--source", required=True, choices=["synthetic", "kaggle"])
-    u.add_argument("--dir", required=True, help="folder with the Kaggle CSVs (synthetic: data/synthetic/raw)")
+    u.add_argument("--source", required=True, choices=["synthetic", "kaggle", "movielens"],
+                   help="synthetic (the embedded generator), kaggle (the MyAnimeList 2020 CSVs), movielens "
+                        "(GroupLens's ML-100K u.data/u.item, ML-1M ratings.dat/movies.dat, or RecBole's "
+                        "ml-100k.inter/.item; also sets subset.n_users: all, as benchmarks use every user)")
+    u.add_argument("--dir", required=True, help="folder with the source's files (synthetic: data/synthetic/raw)")
     u.add_argument("--name", required=True, help="data set name: folders data/<name>/ and reports/<name>/")
     u.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     u.set_defaults(func=cmd_use_data)
@@ -318,11 +321,15 @@ def cmd_use_data(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     download = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("data", {}).get("download") is True
+    data_dir = Path(args.dir) if Path(args.dir).is_absolute() else path.resolve().parent / args.dir
     if args.source == "kaggle" and not download:  # the files must be there now, not fail later in `dvc repro`
         from hybridrec.data import ensure_files  # noqa: PLC0415
 
-        data_dir = Path(args.dir) if Path(args.dir).is_absolute() else path.resolve().parent / args.dir
         ensure_files(data_dir)
+    elif args.source == "movielens":
+        from hybridrec.movielens import layout  # noqa: PLC0415
+
+        layout(data_dir)
     existing = _reports_source(Paths(args.name, root=path.resolve().parent))
     if existing and existing[1] != args.source:
         raise UserError(f"--name {args.name}: {Paths(args.name).reports} holds reports of data.source = "
@@ -341,6 +348,11 @@ def cmd_use_data(args: argparse.Namespace) -> int:
         if n != 1:
             raise UserError(f"{path}: data.{key} not found")
     new = text[:m.start(1)] + block + text[m.end(1):]
+    if args.source == "movielens":  # a benchmark data set: every user (the published numbers use all of them)
+        new, n = re.subn(r"^(subset:\n(?:[ \t]+.*\n|\n)*?[ \t]+n_users:[ \t]*)[^#\n]*?([ \t]*(#.*)?)$",
+                         lambda mm: f"{mm.group(1)}all{mm.group(2)}", new, count=1, flags=re.M)
+        if n != 1:
+            raise UserError(f"{path}: subset.n_users not found")
     try:  # never write a file that does not load, or loads other values than asked for
         params.check_unique_keys(new, path)
         raw = yaml.safe_load(new)
@@ -348,11 +360,12 @@ def cmd_use_data(args: argparse.Namespace) -> int:
         raise UserError(f"{path}: the rewritten data section is not valid YAML ({str(e).splitlines()[0]})") from None
     params.parse(raw)
     got = {k: raw["data"].get(k) for k in wanted}
-    if got != wanted:
+    if got != wanted or (args.source == "movielens" and raw["subset"]["n_users"] != "all"):
         raise UserError(f"{path}: could not rewrite the data section faithfully (it would read {got}); "
                         "edit it by hand")
     io.write_text(path, new)
-    print(f"{path}: data.source={args.source} data.dir={args.dir} data.name={args.name}")
+    print(f"{path}: data.source={args.source} data.dir={args.dir} data.name={args.name}"
+          + (" subset.n_users=all" if args.source == "movielens" else ""))
     return 0
 
 

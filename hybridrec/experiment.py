@@ -370,8 +370,9 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         run_, pred, settings = out
         bar.set_postfix_str(f"{kind} {name} r{replicate} seed {run_['seed']} "
                             + ("cached" if cached else f"{run_['fit_seconds']:.1f} s"))
-        if cached:
-            log.info("%s %s replicate %d seed %d: from the task cache", kind, name, replicate, run_["seed"])
+        # every finished task as a line (the worker's own log does not reach the stage's output)
+        log.info("%s %s replicate %d seed %d: test RMSE %.4f, %s", kind, name, replicate, run_["seed"],
+                 run_["test"]["rmse"], "from the task cache" if cached else f"fit {run_['fit_seconds']:.1f} s")
         if kind == "cross":
             cross[name][replicate] = run_
         else:

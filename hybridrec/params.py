@@ -24,8 +24,8 @@ DEFAULT_PARAMS = Path("params.yaml")
 @dataclasses.dataclass(frozen=True)
 class Data:
     name: str  # folder name under data/ and reports/
-    source: Literal["synthetic", "kaggle"]
-    dir: str  # folder holding anime_with_synopsis.csv, rating_complete.csv [, anime.csv]
+    source: Literal["synthetic", "kaggle", "movielens"]
+    dir: str  # the source's files: anime_with_synopsis.csv + rating_complete.csv [+ anime.csv]; MovieLens's
     download: bool  # kaggle: fetch missing files with the `kaggle` package
     rating_scale: Union[Literal["auto"], list[float]]  # [lo, hi], or auto: the generator's / the ratings' range
 
@@ -77,8 +77,11 @@ class Embed:
 @dataclasses.dataclass(frozen=True)
 class Split:
     seed: int
-    val: float
-    test: float
+    val: float  # random: share of the ratings; cold_items: of the anime; given, folds: of the training ratings
+    test: float  # random: share of the ratings; cold_items: of the anime
+    given_test: str  # given: the test file (in data.dir or a path); MovieLens: u1.test .. u5.test
+    folds: int  # folds: k (the data's canonical folds where it has k, else a seeded partition)
+    temporal_k: int  # temporal: each user's last k ratings by time are test, the k before them validation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +117,7 @@ class Hybrid:
     epochs: int  # at most
     eval_every: int
     patience: int  # early stopping (0 = all epochs)
+    clip_norm: float  # the gradient's norm is clipped to this before each Adam step (0 = no clipping)
     features: list[str]  # anime content: any of "synopsis", "genres"
     graph: bool  # propagate over the training graph (false: plain user embeddings)
     item_embeddings: bool  # learned anime embeddings and biases (false: content only)
@@ -201,6 +205,9 @@ class SearchDim:
 #              and against the best baseline, never against another candidate;
 #   ablation: a variant that changes one thing (an entry with `base`), tested in compare.pairs.
 ROLES = ("paper", "baseline", "candidate", "ablation")
+# The split protocols (hybridrec/split.py makes them) and the most folds protocol folds takes.
+PROTOCOLS = ("random", "cold_items", "given", "folds", "temporal")
+MAX_FOLDS = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,7 +436,8 @@ RANGES = {
     "hybrid": {"dim": (1, True, None, False), "content_hidden": (0, True, None, False), "lr": (0, False, None, False),
                "reg": (0, True, None, False), "weight_decay": (0, True, None, False), "dropout": (0, True, 1, False),
                "cold_dropout": (0, True, 1, False), "epochs": (1, True, None, False),
-               "eval_every": (1, True, None, False), "patience": (0, True, None, False)},
+               "eval_every": (1, True, None, False), "patience": (0, True, None, False),
+               "clip_norm": (0, True, None, False)},
 }
 
 
@@ -565,10 +573,16 @@ def _check_values(p: Params) -> None:
     if "random" not in p.compare.protocols:
         raise ParamsError("params.yaml: compare.protocols must include random (the paper's protocol; the replication "
                           "report shows ours from it)")
-    known = ("random", "cold_items")
     for protocol in p.compare.protocols:
-        if protocol not in known:
-            raise ParamsError(f"params.yaml: compare.protocols.{protocol}: unknown protocol (random | cold_items)")
+        if protocol not in PROTOCOLS:
+            raise ParamsError(f"params.yaml: compare.protocols.{protocol}: unknown protocol ({' | '.join(PROTOCOLS)})")
+    if "given" in p.compare.protocols and not p.split.given_test.strip():
+        raise ParamsError("params.yaml: split.given_test is empty: protocol given needs the file of its test ratings "
+                          "(e.g. u1.test in data.dir)")
+    if not 2 <= p.split.folds <= MAX_FOLDS:
+        raise ParamsError(f"params.yaml: split.folds = {p.split.folds}: between 2 and {MAX_FOLDS}")
+    if p.split.temporal_k < 1:
+        raise ParamsError(f"params.yaml: split.temporal_k = {p.split.temporal_k}: at least 1 rating per user")
     for key, names in (("reference", [p.compare.reference]), ("ours", [p.compare.ours]),
                        ("pairs", [n for pair in p.compare.pairs for n in pair])):
         for name in names:

@@ -4,6 +4,7 @@ reports say about it. Stages and reports ask the source instead of branching on 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,38 @@ class DataSource:
         self.p = p
         self.dir = Path(p.data.dir)
 
+    timestamps = False  # the ratings carry a timestamp (protocol temporal)
+
     def raw_dir(self) -> Path:
-        """The folder with the Kaggle-schema files, checked to hold them."""
+        """The folder with the source's files, checked to hold them."""
         raise NotImplementedError
+
+    def load(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, dict]:
+        """(ratings, content, meta, inputs): the ratings (user_id, anime_id, rating; a source with timestamps adds
+        timestamp and row, the rating's position in its file), the content table (the columns of
+        :func:`hybridrec.data.load_synopses`), anime.csv's metadata or None, and {name: path} of the input files
+        whose sha256 the provenance records. Everything validated; nothing written."""
+        src = self.raw_dir()
+        ratings_path, synopsis_path = src / data.RATINGS_FILE, src / data.SYNOPSIS_FILE
+        ratings = data.load_ratings(ratings_path, self.explicit_scale())
+        synopses = data.load_synopses(synopsis_path, self.p.preprocess.missing_synopsis_prefix)
+        meta = data.load_anime_meta(src / data.ANIME_FILE)
+        return ratings, synopses, meta, {data.RATINGS_FILE: ratings_path, data.SYNOPSIS_FILE: synopsis_path}
+
+    def canonical_folds(self, ratings: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+        """(fold 1..k of every rating of ``ratings`` (the subset, with its ``row`` column), or None where the data
+        has no canonical folds; where they come from)."""
+        return None, "none"
+
+    def given_test(self, ratings: pd.DataFrame, name: str) -> tuple[np.ndarray, dict]:
+        """(boolean mask over ``ratings`` of the test ratings named by ``split.given_test``, counts): a file of
+        (user_id, item_id) pairs (GroupLens's u1.test, or a CSV with user_id and anime_id columns), in data.dir or
+        at a path. Pairs the data does not hold (dropped by preprocessing or the subset) are counted."""
+        from hybridrec import movielens  # noqa: PLC0415
+
+        path = Path(name) if Path(name).is_absolute() or Path(name).exists() else self.dir / name
+        pairs = movielens.read_pairs(path)
+        return _pair_mask(ratings, pairs, path)
 
     def generator(self) -> dict | None:
         """The generator's summary (synthetic data only)."""
@@ -63,8 +93,9 @@ class DataSource:
         """How much an anime's true content could help on this split (synthetic data only, see there)."""
         return None
 
-    def anchors(self) -> list[str]:
-        """Lines that set the comparison beside published measurements on this source."""
+    def anchors(self, res=None, runs=None, protocol=None) -> list[str]:
+        """Lines that set the comparison (``res``, ``runs`` of ``protocol``) beside published measurements on this
+        source."""
         return []
 
 
@@ -133,7 +164,7 @@ class KaggleSource(DataSource):
         data.ensure_files(self.dir, self.p.data.download)
         return self.dir
 
-    def anchors(self) -> list[str]:
+    def anchors(self, res=None, runs=None, protocol=None) -> list[str]:
         return ["## Beside the published anchors", "",
                 "Reference measurements on the same real sample (random 80/10/10 split, seed 0, "
                 "`../shared/docs/reference.md`): BaselineOnly 1.258, SVD defaults 1.255, SVD tuned 1.234, "
@@ -142,7 +173,84 @@ class KaggleSource(DataSource):
                 "small differences are expected.", ""]
 
 
-SOURCES = {s.name: s for s in (SyntheticSource, KaggleSource)}
+def _pair_mask(ratings: pd.DataFrame, pairs: pd.DataFrame, path) -> tuple[np.ndarray, dict]:
+    """Which rows of ``ratings`` hold a (user_id, item_id) pair of ``pairs``; how many pairs matched none."""
+    index = pd.MultiIndex.from_arrays([ratings["user_id"].to_numpy(np.int64), ratings["anime_id"].to_numpy(np.int64)])
+    wanted = pd.MultiIndex.from_arrays([pairs["user_id"].to_numpy(np.int64), pairs["item_id"].to_numpy(np.int64)])
+    mask = index.isin(wanted)
+    found = int(mask.sum())
+    counts = {"file": str(path), "pairs": int(len(pairs)), "found": found, "not_in_data": int(len(pairs)) - found}
+    if not found:
+        raise DataError(path, f"none of its {len(pairs):,} (user, item) pairs is a rating of the data set (after "
+                              "preprocessing and the subset): is it the test file of this data?")
+    return mask, counts
+
+
+class MovieLensSource(DataSource):
+    """GroupLens's MovieLens (ML-100K as GroupLens or RecBole ship it, ML-1M): see :mod:`hybridrec.movielens`.
+    Movies stand where the suite says anime; their text is "title (year)" (MovieLens has no synopsis)."""
+
+    name = "movielens"
+    timestamps = True
+
+    def raw_dir(self) -> Path:
+        from hybridrec import movielens  # noqa: PLC0415
+
+        movielens.layout(self.dir)
+        return self.dir
+
+    def load(self):
+        from hybridrec import movielens  # noqa: PLC0415
+
+        kind, ratings_path, items_path = movielens.layout(self.dir)
+        ratings = movielens.read_ratings(ratings_path, kind)
+        scale = self.explicit_scale()
+        if scale is not None:
+            bad = np.flatnonzero(((ratings["rating"] < scale.lo) | (ratings["rating"] > scale.hi)).to_numpy())
+            if len(bad):
+                raise DataError(ratings_path, f"rating {ratings['rating'].iat[bad[0]]} is outside {scale.lo:g}-"
+                                              f"{scale.hi:g} (data.rating_scale)", row=int(bad[0]) + 1, column="rating")
+        ratings = ratings.rename(columns={"item_id": "anime_id"}).astype(
+            {"user_id": np.int64, "anime_id": np.int64, "rating": np.int8})
+        synopses = movielens.synopses_frame(movielens.read_items(items_path, kind))
+        return ratings, synopses, None, {ratings_path.name: ratings_path, items_path.name: items_path}
+
+    def canonical_folds(self, ratings):
+        from hybridrec import movielens  # noqa: PLC0415
+
+        kind, ratings_path, _ = movielens.layout(self.dir)
+        full = movielens.read_ratings(ratings_path, kind)
+        fold, where = movielens.canonical_folds(kind, full, self.dir)
+        if fold is None:
+            return None, where
+        return fold[ratings["row"].to_numpy()], where
+
+    def given_test(self, ratings, name):
+        from hybridrec import movielens  # noqa: PLC0415
+
+        m = re.fullmatch(r"u([1-5])\.test", name)
+        if m and not (self.dir / name).is_file():  # RecBole's files: the canonical fold from the row order
+            fold, where = self.canonical_folds(ratings)
+            if fold is None:
+                raise DataError(self.dir / name, "file not found, and these MovieLens files have no canonical folds "
+                                                 "to derive it from (ML-100K's u.data order)")
+            mask = fold == int(m.group(1))
+            return mask, {"file": f"{name} ({where})", "pairs": int(mask.sum()), "found": int(mask.sum()),
+                          "not_in_data": 0}
+        return super().given_test(ratings, name)
+
+    def anchors(self, res=None, runs=None, protocol=None) -> list[str]:
+        from hybridrec.reporting import published  # noqa: PLC0415
+
+        return published.section(res, runs, self.p, protocol) if res is not None else []
+
+    def report_note(self) -> list[str]:
+        return ["> Data: **MovieLens** (GroupLens), not the paper's anime data. Movies stand where the suite says "
+                "anime. MovieLens has no synopsis: the text every content-aware model reads (MiniLM embeddings, "
+                "Cornac HFT) is the movie's \"title (year)\", and the genres are MovieLens's genre flags.", ""]
+
+
+SOURCES = {s.name: s for s in (SyntheticSource, KaggleSource, MovieLensSource)}
 
 
 def source_of(p) -> DataSource:

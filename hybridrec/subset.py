@@ -40,7 +40,8 @@ def make_subset(ratings: pd.DataFrame, anime: pd.DataFrame, n_users, strategy: s
         raise DataError("params.yaml", f"subset.n_users = {n_users}: must be a positive number of users or 'all'")
     available = int(ratings["user_id"].nunique())
     users = select_users(ratings, n_users, strategy, seed)
-    sub = ratings.loc[ratings["user_id"].isin(users), ["user_id", "anime_id", "rating"]].reset_index(drop=True)
+    extra = [c for c in ("timestamp", "row") if c in ratings]  # kept where the source has them (MovieLens)
+    sub = ratings.loc[ratings["user_id"].isin(users), ["user_id", "anime_id", "rating"] + extra].reset_index(drop=True)
     if sub.empty:
         raise DataError("params.yaml", "the subset holds no ratings")
     sub_anime = anime.loc[anime["anime_id"].isin(sub["anime_id"])].sort_values("anime_id").reset_index(drop=True)

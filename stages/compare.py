@@ -21,7 +21,7 @@ from hybridrec.graph import read_split
 from hybridrec.paths import Paths
 from hybridrec.provenance import provenance
 from hybridrec.recommend import pick_users
-from hybridrec.split import PROTOCOLS
+from hybridrec.split import PROTOCOLS, for_protocol
 from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
@@ -30,6 +30,7 @@ log = logging.getLogger("hybridrec")
 def run(p, protocol: str) -> None:
     if protocol not in PROTOCOLS:
         raise ParamsError(f"--protocol {protocol!r}: must be one of {', '.join(PROTOCOLS)}")
+    p = for_protocol(p, protocol)  # folds: one replicate per fold
     paths = Paths(p.data.name)
     splits = [read_split(paths, protocol, r) for r in range(p.compare.replicates)]
     split = splits[0][0]

@@ -16,13 +16,14 @@ from hybridrec.paths import Paths
 from hybridrec.provenance import provenance
 from hybridrec.reporting import comparison
 from hybridrec.sources import source_of
-from hybridrec.split import PROTOCOLS
+from hybridrec.split import PROTOCOLS, for_protocol
 from hybridrec.stage import stage
 
 
 def run(p, protocol: str) -> None:
     if protocol not in PROTOCOLS:
         raise ParamsError(f"--protocol {protocol!r}: must be one of {', '.join(PROTOCOLS)}")
+    p = for_protocol(p, protocol)  # folds: one replicate per fold
     paths = Paths(p.data.name)
     R = p.compare.replicates
     splits = [read_split(paths, protocol, r) for r in range(R)]
@@ -60,6 +61,8 @@ def run(p, protocol: str) -> None:
         [metrics.rating_metrics(o, rep["test"]["rating"].to_numpy(), scale) for o, rep in zip(oracles, reps)])
     tuning = io.read_json(paths.tuning(protocol))["models"]
     res = comparison.build(runs, preds, reps, p, tuning, oracle, baselines, scale.lo, scale.hi, invariant)
+    subset = io.read_json(paths.subset / "stats.json")
+    res["shape"] = (int(subset["users"]), int(subset["anime"]))  # users x items of the data compared
     # what content can add at most, where the anime are unseen (on the random split their ratings say more)
     res["content_ceiling"] = (_mean_metrics([source.content_ceiling(rep["split"], scale) for rep in reps])
                               if protocol == "cold_items" else None)

@@ -8,7 +8,7 @@ import logging
 
 import pandas as pd
 
-from hybridrec import data, io
+from hybridrec import io
 from hybridrec.paths import Paths
 from hybridrec.preprocess import preprocess
 from hybridrec.provenance import provenance
@@ -20,11 +20,8 @@ log = logging.getLogger("hybridrec")
 
 def run(p) -> None:
     source = source_of(p)
-    src = source.raw_dir()
-    ratings_path, synopsis_path = src / data.RATINGS_FILE, src / data.SYNOPSIS_FILE
-    ratings = data.load_ratings(ratings_path, source.explicit_scale())
-    synopses = data.load_synopses(synopsis_path, p.preprocess.missing_synopsis_prefix)
-    meta = data.load_anime_meta(src / data.ANIME_FILE)
+    ratings, synopses, meta, inputs = source.load()
+    ratings_path, synopsis_path = inputs.values()
     scale, scale_from = source.rating_scale(ratings)  # every input checked first
     pre = preprocess(ratings, synopses, ratings_path, synopsis_path)
     stats = pre.stats
@@ -35,7 +32,7 @@ def run(p) -> None:
         if type_of is not None:
             stats["anime_types"] = {str(k): int(v) for k, v in
                                     pre.anime["anime_id"].map(type_of).fillna("?").value_counts().items()}
-    stats["inputs"] = {f: io.sha256_file(src / f) for f in (data.RATINGS_FILE, data.SYNOPSIS_FILE)}
+    stats["inputs"] = {name: io.sha256_file(path) for name, path in inputs.items()}
     stats["rating_scale"], stats["rating_scale_from"] = [scale.lo, scale.hi], scale_from
     stats["provenance"] = provenance(p, rating_scale=[scale.lo, scale.hi], dataset_sha256=stats["inputs"])
     paths = Paths(p.data.name)

@@ -1,7 +1,8 @@
-"""Stage `split`: the seeded train/validation/test split of the subset's ratings for every protocol
-(random: ratings at random, the paper model's; cold_items: whole anime held out) and every replicate of the
-comparison (replicate r: seed split.seed + r; replicate 0 is the paper model's), each with its sha256
-recorded, read by every model of the suite.
+"""Stage `split`: the train/validation/test split of the subset's ratings for random (the paper model's) and
+every protocol of compare.protocols (random: ratings at random; cold_items: whole anime held out; given: the test
+ratings of a file such as u1.test; folds: k-fold cross-validation; temporal: each user's last ratings by time)
+and every replicate of the comparison (replicate r: seed split.seed + r, folds: fold r + 1; replicate 0 of
+random is the paper model's), each with its sha256 recorded, read by every model of the suite.
 
 Usage: python stages/split.py [--params params.yaml]   (normally run by `dvc repro`)
 """
@@ -10,7 +11,8 @@ import logging
 
 from hybridrec import io
 from hybridrec.paths import Paths
-from hybridrec.split import PROTOCOLS, make_split
+from hybridrec.sources import source_of
+from hybridrec.split import fold_assignment, make_split, protocols_of, replicates_of
 from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
@@ -19,12 +21,23 @@ log = logging.getLogger("hybridrec")
 def run(p) -> None:
     paths = Paths(p.data.name)
     ratings = io.read_parquet(paths.subset / "ratings.parquet", ["user_idx", "anime_idx", "user_id", "anime_id", "rating"])
+    source = source_of(p)
     # the folder is replaced whole (no file of an earlier run, e.g. of more replicates, survives; a failure keeps
     # the previous folder as it was)
     with io.atomic_dir(paths.split) as tmp:
-        for protocol in PROTOCOLS:
-            for r in range(p.compare.replicates):
-                split, stats = make_split(ratings, p.split.val, p.split.test, p.split.seed + r, protocol)
+        for protocol in protocols_of(p):
+            n = replicates_of(p, protocol)
+            masks, extra = [None] * n, {}
+            if protocol == "given":  # the same test ratings in every replicate: only the validation carve differs
+                mask, extra["given"] = source.given_test(ratings, p.split.given_test)
+                masks = [mask] * n
+            elif protocol == "folds":  # replicate r tests on fold r + 1
+                fold, extra["folds_from"] = fold_assignment(ratings, n, p.split.seed, source)
+                masks = [fold == r + 1 for r in range(n)]
+            for r in range(n):
+                split, stats = make_split(ratings, p.split.val, p.split.test, p.split.seed + r, protocol, masks[r],
+                                          p.split.temporal_k)
+                stats.update(extra)
                 stats["replicate"] = r
                 out = tmp / paths.split_file(protocol, r).name
                 io.write_parquet(out, split)

@@ -199,6 +199,8 @@ class HybridPredictor(ConfiguredFamily):
             loss = ((pred - r_d) ** 2).mean() + cfg.reg * penalty
             opt.zero_grad()
             loss.backward()
+            if cfg.clip_norm:  # a rare full-batch step that throws the fit off (see params.yaml hybrid.clip_norm)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             opt.step()
             if epoch % cfg.eval_every and epoch != cfg.epochs:
                 continue

@@ -345,7 +345,27 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: l
                       f"with all their ratings for validation and test (replicate 0: {info['anime']['val']} + "
                       f"{info['anime']['test']} anime): every test anime is unseen in training and has no edge in "
                       f"the message-passing graph; its content features remain ({info['moved_note']}).",
+        "given": lambda: (
+            f"- Protocol `given`: the test ratings are those of `{p.split.given_test}` "
+            f"({info.get('given', {}).get('file', p.split.given_test)}: {info.get('given', {}).get('found', 0):,} of "
+            f"its {info.get('given', {}).get('pairs', 0):,} pairs are ratings of this data"
+            + (f", {info['given']['not_in_data']:,} are not" if info.get("given", {}).get("not_in_data") else "")
+            + f"); validation is a seeded {p.split.val:.0%} of the other ratings, carved anew in each replicate, and "
+              "nothing of the test file reaches training or tuning. The test set is the same in every replicate: "
+              "**it has no split variance**; the split part of the variance below is the validation carve's "
+              f"({info['moved_note']})."),
+        "folds": lambda: (
+            f"- Protocol `folds`: {R}-fold cross-validation, one fold assignment shared by every model "
+            f"({info.get('folds_from', '?')}); replicate r tests on fold r + 1 and carves a seeded "
+            f"{p.split.val:.0%} of the other folds for validation. Every number is the mean ± std over the folds "
+            f"(and seeds); the split part of the variance is the folds' ({info['moved_note']})."),
+        "temporal": lambda: (
+            f"- Protocol `temporal`: each user's last {p.split.temporal_k} rating(s) by timestamp are test and the "
+            f"{p.split.temporal_k} before them validation, so no user is trained on a rating later than one they "
+            "are tested on. The split is the same in every replicate (it has no randomness): **no split variance**; "
+            f"replicates differ in tuning and seeds ({info['moved_note']})."),
     }[protocol]
+    protocol_line = protocol_line() if callable(protocol_line) else protocol_line
     split_list = "; ".join(f"r{i}: seed {si['seed']}, `{si['sha256'][:12]}…`, {si['counts']['train']:,}/"
                            f"{si['counts']['val']:,}/{si['counts']['test']:,}" for i, si in enumerate(split_infos))
     L = [f"# Comparison on `{p.data.name}`, protocol `{protocol}`: the paper's model, tuned baselines and ablations",
@@ -402,7 +422,7 @@ def write(out_dir: Path, res: dict, runs: dict, p, protocol: str, split_infos: l
     L += recommendations_section(res, runs, p, anime, users)
     L += _unseen_section(runs, unseen)
     L += _hyper_section(res, runs)
-    L += source.anchors()
+    L += source.anchors(res, runs, protocol)
     plot(out_dir / "rmse_ci.png", agg, runs, res["oracle"], f"{p.data.name} ({protocol})", temp)
     plot_buckets(out_dir / "rmse_by_degree.png", res, runs, f"{p.data.name} ({protocol})", temp)
     temp(out_dir / "comparison.md").write_text("\n".join(L), encoding="utf-8")
