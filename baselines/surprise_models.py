@@ -239,6 +239,14 @@ class SurprisePredictor(RatingPredictor):
                 raise ParamsError(f"params.yaml: {key}: {spec.algo} has no option {opt!r} "
                                   f"(known: {', '.join(sorted(known)) or 'none'}; sim_* / bsl_* for similarity "
                                   "and baseline options)")
+        if spec.algo == "KNNBaseline":  # refused here, when params load, not in a worker half-way through a run
+            user_based = [spec.options.get("sim_user_based", True)]
+            if "sim_user_based" in spec.search:
+                user_based = list(spec.search["sim_user_based"].values())
+            if any(v is not False for v in user_based):
+                raise ParamsError(f"params.yaml: {key}: KNNBaseline runs item-based similarity only here (its "
+                                  "vectorised scores); set options {sim_user_based: false} (Surprise's default is "
+                                  "user-based)")
 
     @classmethod
     def default_label(cls, spec) -> str:

@@ -147,3 +147,15 @@ def test_cache_entries_round_trip_json(tmp_path):
     cache = taskcache.TaskCache(tmp_path)
     cache.put("K", {"best": {"lr": 0.1}})
     assert json.loads((tmp_path / "K.json").read_text())["result"] == {"best": {"lr": 0.1}}
+
+
+@pytest.mark.parametrize("entry", [{"kind": "surprise", "algo": "KNNBaseline"},
+                                   {"kind": "surprise", "algo": "KNNBaseline", "options": {"sim_user_based": True}},
+                                   {"kind": "surprise", "algo": "KNNBaseline", "options": {"sim_user_based": False},
+                                    "search": {"sim_user_based": [False, True]}}])
+def test_a_user_based_knn_is_refused_when_params_load(entry):
+    """Found by the MovieLens run: the item-based-only KNNBaseline failed inside a worker, half-way through."""
+    raw = raw_params()
+    raw["compare"]["models"]["knn_user"] = entry
+    with pytest.raises(ParamsError, match="KNNBaseline runs item-based similarity only"):
+        params.parse(raw)
