@@ -294,9 +294,12 @@ def test_published_surprise_rows_say_whether_they_come_within_001():
 
     raw = raw_params()
     raw["compare"]["models"]["svd_defaults"] = {"kind": "surprise", "algo": "SVD"}
+    raw["compare"]["models"]["nmf_defaults"] = {"kind": "surprise", "algo": "NMF"}
     p = params.parse(raw)
-    runs = {n: {"label": n} for n in ("svd", "svd_defaults", "baseline_only", "sage_paper")}
-    res = published_res({"svd": 0.925, "svd_defaults": 0.950, "baseline_only": 0.946, "sage_paper": 1.1}, 5)
+    runs = {n: {"label": n} for n in ("svd", "svd_defaults", "baseline_only", "sage_paper", "knn_baseline")}
+    runs["nmf_defaults"] = {"label": "NMF (defaults)"}  # a label that says it already: not doubled
+    res = published_res({"svd": 0.925, "svd_defaults": 0.950, "baseline_only": 0.946, "sage_paper": 1.1,
+                         "knn_baseline": 0.93, "nmf_defaults": 0.96}, 5)
     lines = "\n".join(published.section(res, runs, p, "folds")).splitlines()
     rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ")}
     assert "| 0.934 " in rows["svd_defaults (defaults)"] and "+0.0160" in rows["svd_defaults (defaults)"]
@@ -305,3 +308,7 @@ def test_published_surprise_rows_say_whether_they_come_within_001():
     assert rows["svd (tuned)"].rstrip(" |").endswith("yes")
     assert any("Defaults more than 0.01 from Surprise's table: svd_defaults" in line for line in lines)
     assert "sage_paper" not in rows  # not a Surprise model
+    assert "NMF (defaults)" in rows and not any("(defaults) (defaults)" in r for r in rows)
+    # the suite's KNNBaseline is item-based; Surprise's table is its user-based default: the report says so
+    assert rows["knn_baseline (tuned)"].rstrip(" |").endswith("yes")
+    assert any(line.startswith("- knn_baseline: item-based similarity") and "user-based" in line for line in lines)
