@@ -194,3 +194,24 @@ def test_platform_invariance_of_the_families():
     assert SurprisePredictor.platform_invariant(models["svdpp"])  # numba, the same bits for any CPU (test_svdpp)
     assert not GraphSAGEPredictor.platform_invariant(models["sage_tuned"])
     assert not HybridPredictor.platform_invariant(models["hybrid"])
+
+
+def test_error_metrics_get_at_least_test_rmse_relative_rerun_se():
+    """A metric whose own tuning part comes out 0 (few replicates) still moves with the settings: MAE and
+    validation RMSE get test RMSE's relative rerun s.e. at least; a non-error metric keeps its own."""
+    from hybridrec.reporting.comparison import variance
+
+    def run(rep, rmse, val):
+        return {"replicate": rep, "test": {"rmse": rmse, "mae": 0.8, "accuracy": 0.3, "within1": 0.8},
+                "ranking": {"precision": 0.1, "recall": 0.1, "ndcg": 0.1}, "val": {"rmse": val}}
+
+    runs = [run(r, 1.0 + 0.1 * r + 0.01 * s, 1.2) for r in range(3) for s in range(2)]
+    model = {"replicates": [{}, {}, {}], "runs": runs, "settings_from_tuning": True,
+             "cross": [run(1, 1.0, 1.2), run(2, 1.0, 1.2)]}  # r0's settings give the same on every split: tuning
+    v = variance(model)
+    assert v["rmse"]["tuning"] > 0 and v["rmse"]["rerun_se"] > 0.03
+    rel = v["rmse"]["rerun_se"] / np.mean([r["test"]["rmse"] for r in runs])
+    assert v["val_rmse"]["rerun_se"] == pytest.approx(rel * 1.2)  # its own parts are all 0
+    assert v["mae"]["rerun_se"] == pytest.approx(rel * 0.8)
+    assert v["accuracy"]["rerun_se"] == 0.0
+    assert variance(model, invariant=True)["val_rmse"]["rerun_se"] == 0.0  # bits that do not move stay exact
