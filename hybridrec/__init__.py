@@ -21,18 +21,23 @@ def _entry_point() -> None:
     import multiprocessing
 
     default = sys.excepthook
-    worker = multiprocessing.parent_process() is not None  # the stage prints the line, its workers stay silent
+
+    def worker() -> bool:
+        """A pool worker (the stage prints the line, its workers stay silent). A spawned worker imports the stage
+        script, and so this package, while multiprocessing prepares it: its parent_process() is still None then,
+        but its interpreter's own arguments carry --multiprocessing-fork."""
+        return multiprocessing.parent_process() is not None or "--multiprocessing-fork" in getattr(sys, "orig_argv", ())
 
     def hook(exc_type, exc, tb):
         if issubclass(exc_type, KeyboardInterrupt):
-            if not worker:
+            if not worker():
                 print("interrupted (Ctrl-C): nothing was written under a final name; the previous outputs are kept",
                       file=sys.stderr)
             return
         default(exc_type, exc, tb)
 
     sys.excepthook = hook
-    if main.parent.name == "stages" and not worker:
+    if main.parent.name == "stages" and not worker():
         from hybridrec.errors import die_with_owner
 
         die_with_owner()

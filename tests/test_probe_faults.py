@@ -159,3 +159,35 @@ def test_a_user_based_knn_is_refused_when_params_load(entry):
     raw["compare"]["models"]["knn_user"] = entry
     with pytest.raises(ParamsError, match="KNNBaseline runs item-based similarity only"):
         params.parse(raw)
+
+
+def test_a_worker_interrupted_while_it_imports_the_stage_stays_silent(tmp_path):
+    """Ctrl-C reaches every process of the group: a spawned pool worker that is still importing the stage script
+    (multiprocessing's preparation, where its parent_process() is not set yet) must not print the stage's
+    one line a second time (seen as two lines under load in the slow Ctrl-C test)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    stages = tmp_path / "stages"
+    stages.mkdir()
+    (stages / "fake.py").write_text(textwrap.dedent("""
+        import multiprocessing
+        import hybridrec  # noqa: F401  (installs the Ctrl-C hook, as every stage script does)
+
+        if __name__ == "__mp_main__":  # the worker, importing the stage script while it is prepared
+            raise KeyboardInterrupt
+
+        def task():
+            pass
+
+        if __name__ == "__main__":
+            p = multiprocessing.get_context("spawn").Process(target=task)
+            p.start()
+            p.join()
+            print("worker exit", p.exitcode)
+    """))
+    out = subprocess.run([sys.executable, "stages/fake.py"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert "worker exit" in out.stdout, out.stderr[-2000:]
+    assert "interrupted (Ctrl-C)" not in out.stderr, out.stderr[-2000:]
