@@ -62,11 +62,18 @@ def project(tmp_path_factory):
     return root
 
 
+def change_tuning_seed(root, seed):
+    """A tuning seed no earlier test of the shared project used, for any replicate: replicate r tunes with
+    tuning_seed + r, so neighbouring seeds would share tunings that a killed run already stored in the task cache,
+    and the next run could finish before its interrupt (a race lost on a fast, idle machine)."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["compare"]["tuning_seed"] = 100 * seed
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def start_changed_repro(root, seed):
     """Change a parameter the comparison depends on, start `dvc repro`, return it once compare@random runs."""
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["compare"]["tuning_seed"] = seed
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    change_tuning_seed(root, seed)
     # SHELL=/bin/sh: DVC runs the stage through `/bin/sh -c`, and dash stays in between (bash would exec the stage)
     proc = subprocess.Popen(["dvc", "repro"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env={**os.environ, "SHELL": "/bin/sh"})
@@ -122,6 +129,7 @@ def test_ctrl_c_prints_one_line_exits_130_and_keeps_the_outputs(project):
 
 def test_the_stage_itself_exits_130_on_sigint(project):
     """Run without DVC: the stage's own exit status and its one line."""
+    change_tuning_seed(project, 14)  # work the task cache does not hold
     proc = subprocess.Popen(["python", "stages/compare.py", "--protocol", "random"], cwd=project,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     time.sleep(6.0)
