@@ -8,18 +8,20 @@ targets, never graph structure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
-import torch_geometric.transforms as T
-from torch_geometric.data import HeteroData
 
 from hybridrec import io
 from hybridrec.errors import DataError
 from hybridrec.features import IdentityEncoder
 from hybridrec.metrics import MAL, Scale, read_scale
 from hybridrec.paths import Paths
+
+if TYPE_CHECKING:  # PyG is imported where a graph is built (reading a split needs only torch: stages start faster)
+    from torch_geometric.data import HeteroData
 
 EDGE = ("user", "rates", "anime")
 REV_EDGE = ("anime", "rev_rates", "user")
@@ -71,6 +73,9 @@ def build_hetero(n_users: int, anime_x: torch.Tensor, edge_index: torch.Tensor, 
     ``user_identity=False`` leaves the identity matrix implicit (only ``num_nodes``): the fast path and the
     embedding formulation never need it materialised (n_users^2 floats).
     """
+    import torch_geometric.transforms as T  # noqa: PLC0415
+    from torch_geometric.data import HeteroData  # noqa: PLC0415
+
     data = HeteroData()
     if user_identity:
         data["user"].x = torch.eye(n_users)

@@ -38,6 +38,9 @@ def _user_blocks(pu, pa, max_elements: int):
 def score_matrix(runner, max_elements: int = 1 << 24) -> np.ndarray:
     """[n_users, n_anime] raw predicted ratings (for full-ranking metrics)."""
     dec, pu, pa = _projected(runner)
+    compiled = dec.combine_all(pu, pa)
+    if compiled is not None:
+        return compiled.numpy().astype(np.float64)
     out = np.empty((pu.size(0), pa.size(0)), dtype=np.float64)
     step = _user_blocks(pu, pa, max_elements)
     for s in range(0, pu.size(0), step):

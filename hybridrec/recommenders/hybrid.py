@@ -39,6 +39,8 @@ def _module(n_users: int, n_items: int, content_dim: int, cfg: Hybrid):
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
 
+    from hybridrec.model import Dropout  # noqa: PLC0415
+
     class HybridModel(nn.Module):
         def __init__(self):
             super().__init__()
@@ -53,7 +55,7 @@ def _module(n_users: int, n_items: int, content_dim: int, cfg: Hybrid):
                 nn.init.normal_(self.E.weight, std=0.01)
                 nn.init.zeros_(self.bi.weight)
             if content_dim:
-                layers = [nn.Dropout(cfg.dropout)]
+                layers = [Dropout(cfg.dropout)]
                 if cfg.content_hidden:
                     layers += [nn.Linear(content_dim, cfg.content_hidden), nn.ReLU(),
                                nn.Linear(cfg.content_hidden, d + 1)]
