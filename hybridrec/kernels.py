@@ -59,38 +59,33 @@ def _backward(pu, pa, row, col, w, grad, g_pu, g_pa, g_w):
                 g_pa[c, j] += gh
 
 
-def kernels() -> tuple:
-    """(forward, backward), compiled on first use."""
-    if "forward" not in _KERNELS:
+def _compiled(name: str):
+    """The kernel ``name``, compiled on first use."""
+    if name not in _KERNELS:
         from numba import njit  # noqa: PLC0415
 
-        # reassoc lets LLVM sum the forward's dot product in SIMD lanes; no other fast-math flag (NaN must stay NaN)
-        _KERNELS["forward"] = njit(cache=True, fastmath={"reassoc", "contract"})(_forward)
-        _KERNELS["backward"] = njit(cache=True, fastmath={"contract"})(_backward)
-        _KERNELS["all_pairs"] = njit(cache=True, fastmath={"reassoc", "contract"})(_all_pairs)
-    return _KERNELS["forward"], _KERNELS["backward"]
+        fn, flags = _SOURCES[name]
+        _KERNELS[name] = njit(cache=True, fastmath=flags)(fn) if flags else njit(cache=True)(fn)
+    return _KERNELS[name]
 
 
 def pair_mlp_forward(pu: np.ndarray, pa: np.ndarray, row: np.ndarray, col: np.ndarray, w: np.ndarray,
                      b: float) -> np.ndarray:
-    forward, _ = kernels()
     out = np.empty(row.shape[0], dtype=np.float32)
-    forward(pu, pa, row, col, w, np.float32(b), out)
+    _compiled("forward")(pu, pa, row, col, w, np.float32(b), out)
     return out
 
 
 def pair_mlp_all(pu: np.ndarray, pa: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
     """[n_users, n_anime] float32 ratings of every pair (the score matrix), without [pairs, h] intermediates."""
-    kernels()
     out = np.empty((pu.shape[0], pa.shape[0]), dtype=np.float32)
-    _KERNELS["all_pairs"](pu, pa, w, np.float32(b), out)
+    _compiled("all_pairs")(pu, pa, w, np.float32(b), out)
     return out
 
 
 def pair_mlp_backward(pu, pa, row, col, w, grad) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    _, backward = kernels()
     g_pu, g_pa, g_w = np.zeros_like(pu), np.zeros_like(pa), np.zeros(w.shape[0], dtype=np.float64)
-    backward(pu, pa, row, col, w, grad, g_pu, g_pa, g_w)
+    _compiled("backward")(pu, pa, row, col, w, grad, g_pu, g_pa, g_w)
     return g_pu, g_pa, g_w
 
 
@@ -113,11 +108,12 @@ def _dropout_scale(seed, p, scale, out):
 def dropout_multiplier(n: int, p: float, seed: int) -> np.ndarray:
     """[n] float32 multipliers of inverted dropout with rate ``p``: 1 / (1 - p) for a kept element, 0 for a
     dropped one (rate quantised to 2^-24), drawn from ``seed`` (any 63-bit integer)."""
-    if "dropout" not in _KERNELS:
-        from numba import njit  # noqa: PLC0415
-
-        _KERNELS["dropout"] = njit(cache=True)(_dropout_scale)
     out = np.empty(n, dtype=np.float32)
-    _KERNELS["dropout"](seed, float(p), 1.0 / (1.0 - p), out)
+    _compiled("dropout")(seed, float(p), 1.0 / (1.0 - p), out)
     return out
 
+
+# name -> (function, numba fast-math flags). reassoc lets LLVM sum a dot product in SIMD lanes; no other fast-math
+# flag anywhere (NaN must stay NaN).
+_SOURCES = {"forward": (_forward, {"reassoc", "contract"}), "all_pairs": (_all_pairs, {"reassoc", "contract"}),
+            "backward": (_backward, {"contract"}), "dropout": (_dropout_scale, None)}

@@ -54,6 +54,11 @@ class GNNEncoder(nn.Module):
         return self.conv2(x, edge_index)
 
 
+def _compiled_decoder(pu, pa) -> bool:
+    """Whether the decoder of these projected rows runs the compiled kernels (CPU, float32)."""
+    return pu.device.type == "cpu" and pu.dtype == torch.float32 and pa.dtype == torch.float32
+
+
 class EdgeDecoder(nn.Module):
     """Rating of a (user, anime) pair from the two node embeddings."""
 
@@ -85,7 +90,7 @@ class EdgeDecoder(nn.Module):
         runs compiled kernels that make one pass per pair; the same function and gradients up to float
         rounding (a test checks both). On GPU, memory bandwidth makes the plain formulation as fast.
         """
-        if pu.device.type == "cpu" and pu.dtype == torch.float32 and pa.dtype == torch.float32:
+        if _compiled_decoder(pu, pa):
             return _PairMLP.apply(pu, pa, row, col, self.lin2.weight, self.lin2.bias)
         # index_select (backward: index_add) is much cheaper than advanced indexing (index_put)
         return self.combine(pu.index_select(0, row), pa.index_select(0, col))
@@ -93,7 +98,7 @@ class EdgeDecoder(nn.Module):
     def combine_all(self, pu, pa):
         """[n_users, n_anime] ratings of every pair from projected rows (no gradient): on CPU (float32) by the
         compiled kernel, the same numbers as :meth:`combine_pairs` gives pair by pair."""
-        if pu.device.type == "cpu" and pu.dtype == torch.float32 and pa.dtype == torch.float32:
+        if _compiled_decoder(pu, pa):
             from hybridrec.kernels import pair_mlp_all  # noqa: PLC0415
 
             w = self.lin2.weight.detach().reshape(-1).contiguous().numpy()
