@@ -63,11 +63,15 @@ def project(tmp_path_factory):
 
 
 def change_tuning_seed(root, seed):
-    """A tuning seed no earlier test of the shared project used, for any replicate: replicate r tunes with
-    tuning_seed + r, so neighbouring seeds would share tunings that a killed run already stored in the task cache,
-    and the next run could finish before its interrupt (a race lost on a fast, idle machine)."""
+    """Work the task cache does not hold, and long enough to be interrupted while it runs: a tuning seed no earlier
+    test of the shared project used, for any replicate (replicate r tunes with tuning_seed + r, so neighbouring seeds
+    would share tunings that a killed run already stored), and the paper's model trained for many more epochs (its
+    fits alone take longer than the interrupt's delay; the kernels made the tiny fits so fast that a run with the
+    default epochs could finish before its interrupt on a fast, idle machine)."""
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["compare"]["tuning_seed"] = 100 * seed
+    options = params["compare"]["models"]["sage_paper"].setdefault("options", {})
+    options.update({"epochs": 3000 + seed, "patience": 0})
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
