@@ -76,6 +76,21 @@ def _svdpp_train(algo, trainset):
     return svdpp_numba.fit(algo, trainset)
 
 
+def _svd_train(algo, trainset):
+    """SVD trained as ``surprise.SVD.fit`` does, bit for bit, without its per-rating Python generator
+    (baselines/mf_numba.py)."""
+    from baselines import mf_numba  # noqa: PLC0415  (numba: imported when a model is fitted, not with params)
+
+    return mf_numba.fit_svd(algo, trainset)
+
+
+def _nmf_train(algo, trainset):
+    """NMF trained as ``surprise.NMF.fit`` does, bit for bit (baselines/mf_numba.py)."""
+    from baselines import mf_numba  # noqa: PLC0415
+
+    return mf_numba.fit_nmf(algo, trainset)
+
+
 def _svdpp_prepare(m):
     """Implicit feedback folded into the user factors: p_u + |N(u)|^-1/2 * sum of y_j over the items u rated."""
     a, ts = m.algo, m.trainset
@@ -168,11 +183,12 @@ ALGORITHMS = {
     "NormalPredictor": Algorithm(surprise.NormalPredictor, _normal, "a random draw, as for every pair", seeded=True),
     "BaselineOnly": Algorithm(surprise.BaselineOnly, _baseline, BASELINE_FALLBACK),
     "SVD": Algorithm(surprise.SVD, _factorised(lambda m: m.algo.pu), BASELINE_FALLBACK, seeded=True,
-                     matrix=_factorised_matrix(lambda m: m.algo.pu)),
+                     matrix=_factorised_matrix(lambda m: m.algo.pu), train=_svd_train),
     "SVDpp": Algorithm(surprise.SVDpp, _factorised(lambda m: m.pu_eff), BASELINE_FALLBACK, seeded=True,
                        prepare=_svdpp_prepare, matrix=_factorised_matrix(lambda m: m.pu_eff), train=_svdpp_train),
     "NMF": Algorithm(surprise.NMF, _factorised(lambda m: m.algo.pu), f"{BASELINE_FALLBACK} when biased, else "
-                     "the global mean", seeded=True, matrix=_factorised_matrix(lambda m: m.algo.pu)),
+                     "the global mean", seeded=True, matrix=_factorised_matrix(lambda m: m.algo.pu),
+                     train=_nmf_train),
     "KNNBaseline": Algorithm(surprise.KNNBaseline, _knn, BASELINE_FALLBACK, prepare=_knn_prepare),
     "SlopeOne": Algorithm(surprise.SlopeOne, _slope_one, MEAN_FALLBACK, prepare=_slope_one_prepare),
     "CoClustering": Algorithm(surprise.CoClustering, _co_clustering, MEAN_FALLBACK, seeded=True),
