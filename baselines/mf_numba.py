@@ -1,9 +1,11 @@
-"""Surprise's SVD and NMF training (``surprise.SVD.fit``, ``surprise.NMF.fit``) compiled with numba: the same
-arithmetic in the same order, so the parameters come out bit for bit as Surprise's (tests/test_mf_numba.py).
+"""Surprise's SVD and NMF training (``surprise.SVD.fit``, ``surprise.NMF.fit``) and KNNBaseline's
+pearson_baseline similarity compiled with numba: the same arithmetic in the same order, so the parameters come out
+bit for bit as Surprise's (tests/test_mf_numba.py).
 
 Surprise's ``sgd`` loops (surprise/prediction_algorithms/matrix_factorization.pyx) run their per-factor arithmetic
 in C but walk the ratings through the Python generator ``trainset.all_ratings()``, one tuple per rating and epoch:
-on the default data that walk is most of an NMF fit, and the C loops are scalar. Here the ratings are walked as
+on the default data that walk is most of an NMF fit, and the C loops are scalar. ``pearson_baseline``
+(surprise/similarities.pyx) unpacks a Python tuple for every pair of ratings of the same user (sum of |I_u|^2). Here the ratings are walked as
 arrays in the generator's order (``all_ratings()`` goes user by user through ``trainset.ur``), every scalar
 operation is the one Surprise performs (no fused multiply-add, no reassociation: numba's default), so the result
 does not depend on the instructions LLVM picks for the CPU either (the element-wise updates may be vectorised,
@@ -27,7 +29,7 @@ def _kernel(name):
     if name not in _KERNELS:
         from numba import njit  # noqa: PLC0415
 
-        _KERNELS[name] = njit(cache=True)({"svd": _svd_epoch, "nmf": _nmf_epoch}[name])
+        _KERNELS[name] = njit(cache=True)({"svd": _svd_epoch, "nmf": _nmf_epoch, "pearson": _pearson_baseline}[name])
     return _KERNELS[name]
 
 
@@ -87,6 +89,49 @@ def _nmf_epoch(users, items, ratings, n_user_ratings, n_item_ratings, global_mea
             if qi[i, f] != 0:
                 item_denom[i, f] += n_ratings * reg_qi * qi[i, f]
                 qi[i, f] *= item_num[i, f] / item_denom[i, f]
+
+
+def _pearson_baseline(n_x, block_y, indptr, xs, rs, min_sprt, global_mean, x_biases, y_biases, shrinkage):
+    """``surprise.similarities.pearson_baseline``: y's ratings are ``xs, rs[indptr[b]:indptr[b + 1]]`` of
+    ``y = block_y[b]``, in the order of ``yr.items()``."""
+    freq = np.zeros((n_x, n_x), np.int64)
+    prods = np.zeros((n_x, n_x))
+    sq_diff_i = np.zeros((n_x, n_x))
+    sq_diff_j = np.zeros((n_x, n_x))
+    sim = np.zeros((n_x, n_x))
+    for b in range(block_y.shape[0]):
+        partial_bias = global_mean + y_biases[block_y[b]]
+        for s in range(indptr[b], indptr[b + 1]):
+            xi, ri = xs[s], rs[s]
+            for t in range(indptr[b], indptr[b + 1]):
+                xj, rj = xs[t], rs[t]
+                freq[xi, xj] += 1
+                diff_i = ri - (partial_bias + x_biases[xi])
+                diff_j = rj - (partial_bias + x_biases[xj])
+                prods[xi, xj] += diff_i * diff_j
+                sq_diff_i[xi, xj] += diff_i * diff_i  # Surprise: diff_i**2, the same rounded square
+                sq_diff_j[xi, xj] += diff_j * diff_j
+    for xi in range(n_x):
+        sim[xi, xi] = 1
+        for xj in range(xi + 1, n_x):
+            if freq[xi, xj] < min_sprt:
+                sim[xi, xj] = 0
+            else:
+                sim[xi, xj] = prods[xi, xj] / (np.sqrt(sq_diff_i[xi, xj] * sq_diff_j[xi, xj]))
+                support = float(freq[xi, xj] - 1)
+                sim[xi, xj] *= support / (support + shrinkage)  # the shrinkage part
+            sim[xj, xi] = sim[xi, xj]
+    return sim
+
+
+def _blocks(yr: dict):
+    """``yr`` (trainset.ur or .ir: y -> [(x, rating)]) as arrays in ``yr.items()`` order: (block_y, indptr, xs, rs)."""
+    ys = list(yr)
+    indptr = np.zeros(len(ys) + 1, dtype=np.int64)
+    np.cumsum([len(yr[y]) for y in ys], out=indptr[1:])
+    xs = np.fromiter((x for y in ys for (x, _) in yr[y]), dtype=np.int64, count=indptr[-1])
+    rs = np.fromiter((r for y in ys for (_, r) in yr[y]), dtype=np.float64, count=indptr[-1])
+    return np.asarray(ys, dtype=np.int64), indptr, xs, rs
 
 
 def _ratings(trainset):
@@ -151,4 +196,28 @@ def fit_nmf(algo, trainset):
     for _ in _epochs(algo):
         epoch(users, items, ratings, n_user, n_item, global_mean, biased, bu, bi, pu, qi, *sums, *rates)
     algo.bu, algo.bi, algo.pu, algo.qi = bu, bi, pu, qi
+    return algo
+
+
+def fit_knn_baseline(algo, trainset):
+    """Train ``algo`` (a ``surprise.KNNBaseline``) as ``algo.fit(trainset)`` does, bit for bit: the baselines by
+    Surprise itself, the pearson_baseline similarity compiled (any other similarity: Surprise's own)."""
+    from surprise.prediction_algorithms.knns import SymmetricAlgo  # noqa: PLC0415
+
+    name = algo.sim_options.get("name", "msd").lower()
+    if name != "pearson_baseline":
+        return algo.fit(trainset)
+    SymmetricAlgo.fit(algo, trainset)  # KNNBaseline.fit, step by step
+    algo.bu, algo.bi = algo.compute_baselines()
+    algo.bx, algo.by = algo.switch(algo.bu, algo.bi)
+    verbose = getattr(algo, "verbose", False)  # as AlgoBase.compute_similarities reads it
+    if verbose:
+        print(f"Computing the {name} similarity matrix...")
+    block_y, indptr, xs, rs = _blocks(algo.yr)
+    algo.sim = _kernel("pearson")(
+        algo.n_x, block_y, indptr, xs, rs, max(2, int(algo.sim_options.get("min_support", 1))),
+        float(trainset.global_mean), np.ascontiguousarray(algo.bx, np.double),
+        np.ascontiguousarray(algo.by, np.double), float(algo.sim_options.get("shrinkage", 100)))
+    if verbose:
+        print("Done computing similarity matrix.")
     return algo

@@ -91,6 +91,14 @@ def _nmf_train(algo, trainset):
     return mf_numba.fit_nmf(algo, trainset)
 
 
+def _knn_train(algo, trainset):
+    """KNNBaseline trained as ``surprise.KNNBaseline.fit`` does, bit for bit, its pearson_baseline similarity
+    compiled (baselines/mf_numba.py)."""
+    from baselines import mf_numba  # noqa: PLC0415
+
+    return mf_numba.fit_knn_baseline(algo, trainset)
+
+
 def _svdpp_prepare(m):
     """Implicit feedback folded into the user factors: p_u + |N(u)|^-1/2 * sum of y_j over the items u rated."""
     a, ts = m.algo, m.trainset
@@ -189,7 +197,7 @@ ALGORITHMS = {
     "NMF": Algorithm(surprise.NMF, _factorised(lambda m: m.algo.pu), f"{BASELINE_FALLBACK} when biased, else "
                      "the global mean", seeded=True, matrix=_factorised_matrix(lambda m: m.algo.pu),
                      train=_nmf_train),
-    "KNNBaseline": Algorithm(surprise.KNNBaseline, _knn, BASELINE_FALLBACK, prepare=_knn_prepare),
+    "KNNBaseline": Algorithm(surprise.KNNBaseline, _knn, BASELINE_FALLBACK, prepare=_knn_prepare, train=_knn_train),
     "SlopeOne": Algorithm(surprise.SlopeOne, _slope_one, MEAN_FALLBACK, prepare=_slope_one_prepare),
     "CoClustering": Algorithm(surprise.CoClustering, _co_clustering, MEAN_FALLBACK, seeded=True),
 }

@@ -1,5 +1,6 @@
-"""The suite's SVD and NMF (baselines/mf_numba.py: Surprise's training loops compiled with numba) train the same
-model as ``surprise.SVD.fit`` / ``surprise.NMF.fit`` bit for bit: same start from the seed, same arithmetic in the
+"""The suite's SVD, NMF and KNNBaseline (baselines/mf_numba.py: Surprise's training loops and pearson_baseline
+similarity compiled with numba) train the same model as ``surprise.SVD.fit`` / ``NMF.fit`` / ``KNNBaseline.fit``
+bit for bit: same start from the seed, same arithmetic in the
 same order; and the same bits whatever CPU numba compiles for."""
 
 import os
@@ -76,10 +77,11 @@ import hashlib
 from baselines.surprise_models import SurprisePredictor
 from tests.test_svdpp import make_dense_split
 h = hashlib.sha256()
-for algo, options in (("SVD", {"n_factors": 37, "n_epochs": 6, "lr_all": 0.02}),
-                      ("NMF", {"n_factors": 21, "n_epochs": 6, "biased": True})):
+for algo, options, fields in (("SVD", {"n_factors": 37, "n_epochs": 6, "lr_all": 0.02}, ("bu", "bi", "pu", "qi")),
+                              ("NMF", {"n_factors": 21, "n_epochs": 6, "biased": True}, ("bu", "bi", "pu", "qi")),
+                              ("KNNBaseline", {"sim_name": "pearson_baseline", "sim_user_based": False}, ("sim",))):
     a = SurprisePredictor(algo, options).fit(make_dense_split(), seed=2).algo
-    h.update(b"".join(getattr(a, n).tobytes() for n in ("bu", "bi", "pu", "qi")))
+    h.update(b"".join(getattr(a, n).tobytes() for n in fields))
 print(h.hexdigest())
 """
 
@@ -98,3 +100,36 @@ def test_same_bits_whatever_cpu_numba_compiles_for(tmp_path):
         assert run.returncode == 0, run.stderr
         out[cpu] = run.stdout.strip()
     assert out["generic"] == out["host"] and len(out["host"]) == 64
+
+
+@pytest.mark.parametrize("options", [{"sim_name": "pearson_baseline", "sim_user_based": False},
+                                     {"sim_name": "pearson_baseline", "sim_user_based": False, "sim_shrinkage": 10,
+                                      "sim_min_support": 3, "k": 7, "min_k": 2},
+                                     {"sim_name": "pearson_baseline", "sim_user_based": True, "sim_shrinkage": 1000},
+                                     {"sim_name": "msd", "sim_user_based": False}])
+def test_knn_baseline_equals_surprise_bit_for_bit(split, options, monkeypatch):
+    """KNNBaseline's baselines and similarity matrix as Surprise's own fit computes them (pearson_baseline through
+    the compiled loop, which must be taken; another similarity through Surprise)."""
+    from baselines.surprise_models import _options
+
+    compiled = options["sim_name"] == "pearson_baseline"
+    with monkeypatch.context() as mp:
+        if compiled:
+            mp.setattr(surprise.KNNBaseline, "fit", lambda self, ts: pytest.fail("trained through Surprise's fit"))
+        model = SurprisePredictor("KNNBaseline", options)
+        model.algo = surprise.KNNBaseline(**_options(options, surprise.KNNBaseline))
+        ts = surprise.Dataset.load_from_df(split.train[["user_idx", "anime_idx", "rating"]],
+                                           surprise.Reader(rating_scale=(1, 10))).build_full_trainset()
+        ours = mf_numba.fit_knn_baseline(model.algo, ts)
+    theirs = surprise.KNNBaseline(**_options(options, surprise.KNNBaseline)).fit(ts)
+    for name in ("bu", "bi", "sim"):
+        assert np.array_equal(getattr(ours, name), getattr(theirs, name)), name
+    assert np.abs(ours.sim).max() > 0
+
+
+def test_knn_baseline_predictor_takes_the_compiled_similarity(split, monkeypatch):
+    from surprise import similarities
+
+    monkeypatch.setattr(similarities, "pearson_baseline", lambda *a: pytest.fail("Surprise's similarity was used"))
+    model = SurprisePredictor("KNNBaseline", {"sim_name": "pearson_baseline", "sim_user_based": False}).fit(split, 0)
+    assert np.isfinite(model.predict(split.test)).all()
