@@ -104,17 +104,19 @@ def register(sub) -> None:
 def cmd_recommend(args: argparse.Namespace) -> int:
     from tabulate import tabulate  # noqa: PLC0415
 
-    from hybridrec import checkpoint, params  # noqa: PLC0415
+    from hybridrec import checkpoint, io, params  # noqa: PLC0415
     from hybridrec.device import resolve_device  # noqa: PLC0415
     from hybridrec.graph import load_inputs  # noqa: PLC0415
     from hybridrec.paths import Paths  # noqa: PLC0415
-    from hybridrec.recommend import recommend  # noqa: PLC0415
+    from hybridrec.recommend import recommend, user_index  # noqa: PLC0415
 
     p = params.load(args.params)
     k = args.k if args.k is not None else p.evaluate.k
     if k <= 0:
         raise UserError(f"-k {k}: must be a positive number of recommendations")
     paths = Paths(p.data.name)
+    # an unknown user fails at once, before a model is loaded or fitted (every model recommends from this split)
+    user_index(io.read_parquet(paths.split_file(), ["user_idx", "user_id"]).drop_duplicates(), args.user)
     model = args.model or best_model(paths)
     if model == "paper":
         ckpt = checkpoint.load(paths.paper_model)

@@ -12,22 +12,23 @@ Usage: python stages/compare.py --protocol random [--params params.yaml]   (norm
 
 import logging
 
-import numpy as np
-
-from hybridrec import experiment, io
-from hybridrec.device import resolve_device
-from hybridrec.errors import ParamsError
-from hybridrec.graph import read_split
-from hybridrec.paths import Paths
-from hybridrec.provenance import provenance
-from hybridrec.recommend import pick_users
-from hybridrec.split import PROTOCOLS, for_protocol
+from hybridrec.params import PROTOCOLS
 from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p, protocol: str) -> None:
+    import numpy as np
+    from hybridrec import experiment, io
+    from hybridrec.device import resolve_device
+    from hybridrec.errors import ParamsError
+    from hybridrec.graph import read_split
+    from hybridrec.paths import Paths
+    from hybridrec.provenance import provenance
+    from hybridrec.recommend import pick_users
+    from hybridrec.split import for_protocol
+
     if protocol not in PROTOCOLS:
         raise ParamsError(f"--protocol {protocol!r}: must be one of {', '.join(PROTOCOLS)}")
     p = for_protocol(p, protocol)  # folds: one replicate per fold

@@ -6,21 +6,22 @@ splits into split, tuning and seed, RMSE by degree, findings from the statistics
 Usage: python stages/comparison.py --protocol random [--params params.yaml]   (normally run by `dvc repro`)
 """
 
-import numpy as np
-
-from hybridrec import io, metrics, registry
-from hybridrec.errors import DataError, ParamsError
-from hybridrec.graph import read_split
-from hybridrec.params import protocol_models
-from hybridrec.paths import Paths
-from hybridrec.provenance import provenance
-from hybridrec.reporting import comparison
-from hybridrec.sources import source_of
-from hybridrec.split import PROTOCOLS, for_protocol
+from hybridrec.params import PROTOCOLS
 from hybridrec.stage import stage
 
 
 def run(p, protocol: str) -> None:
+    import numpy as np
+    from hybridrec import io, metrics, registry
+    from hybridrec.errors import DataError, ParamsError
+    from hybridrec.graph import read_split
+    from hybridrec.params import protocol_models
+    from hybridrec.paths import Paths
+    from hybridrec.provenance import provenance
+    from hybridrec.reporting import comparison
+    from hybridrec.sources import source_of
+    from hybridrec.split import for_protocol
+
     if protocol not in PROTOCOLS:
         raise ParamsError(f"--protocol {protocol!r}: must be one of {', '.join(PROTOCOLS)}")
     p = for_protocol(p, protocol)  # folds: one replicate per fold
@@ -79,6 +80,8 @@ def run(p, protocol: str) -> None:
 
 def _mean_metrics(per_replicate: list) -> dict | None:
     """The mean over replicates of each number of a metrics mapping (None when a source has none)."""
+    import numpy as np
+
     if not per_replicate or per_replicate[0] is None:
         return None
     return {k: (float(np.mean([m[k] for m in per_replicate])) if isinstance(v, (int, float)) and not

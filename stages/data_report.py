@@ -5,16 +5,17 @@ Usage: python stages/data_report.py [--params params.yaml]   (normally run by `d
 
 import logging
 
-from hybridrec import io
-from hybridrec.paths import Paths
-from hybridrec.reporting import data_report
-from hybridrec.sources import source_of
 from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
+    from hybridrec import io
+    from hybridrec.paths import Paths
+    from hybridrec.reporting import data_report
+    from hybridrec.sources import source_of
+
     paths = Paths(p.data.name)
     pre_stats = io.read_json(paths.preprocess_stats)
     sub_stats = io.read_json(paths.subset / "stats.json")

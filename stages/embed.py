@@ -6,17 +6,17 @@ Usage: python stages/embed.py [--params params.yaml]   (normally run by `dvc rep
 
 import logging
 
-import numpy as np
-
-from hybridrec import io
 from hybridrec.stage import stage
-from hybridrec.features import SequenceEncoder
-from hybridrec.paths import Paths
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
+    import numpy as np
+    from hybridrec import io
+    from hybridrec.features import SequenceEncoder
+    from hybridrec.paths import Paths
+
     paths = Paths(p.data.name)
     anime = io.read_parquet(paths.preprocessed / "anime.parquet", ["anime_id", "synopsis"])
     encoder = SequenceEncoder(p.embed.model, p.embed.device, p.embed.batch_size)

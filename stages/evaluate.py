@@ -8,21 +8,21 @@ Usage: python stages/evaluate.py [--params params.yaml]   (normally run by `dvc 
 
 import logging
 
-import pandas as pd
-
-from hybridrec import checkpoint, io, metrics
 from hybridrec.stage import stage
-from hybridrec.device import resolve_device
-from hybridrec.graph import SPLITS, load_inputs
-from hybridrec.inference import predict
-from hybridrec.paths import Paths
-from hybridrec.provenance import provenance
-from hybridrec.recommend import pick_users, recommend
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
+    import pandas as pd
+    from hybridrec import checkpoint, io, metrics
+    from hybridrec.device import resolve_device
+    from hybridrec.graph import SPLITS, load_inputs
+    from hybridrec.inference import predict
+    from hybridrec.paths import Paths
+    from hybridrec.provenance import provenance
+    from hybridrec.recommend import pick_users, recommend
+
     paths = Paths(p.data.name)
     ckpt = checkpoint.load(paths.paper_model)
     device = resolve_device(ckpt.train.device)

@@ -6,7 +6,6 @@ Usage: python stages/generate.py [--params params.yaml] [--out DIR]   (normally 
 
 import logging
 
-from hybridrec import synthetic
 from hybridrec.paths import SYNTHETIC_RAW
 from hybridrec.stage import stage
 
@@ -14,6 +13,8 @@ log = logging.getLogger("hybridrec")
 
 
 def run(p, out=str(SYNTHETIC_RAW)) -> None:
+    from hybridrec import synthetic
+
     summary = synthetic.generate(p.synthetic, out)
     log.info("synthetic data: %d users, %d anime, %d ratings; oracle RMSE floor %.3f -> %s",
              summary["n_users"], summary["n_anime"], summary["n_ratings"], summary["oracle_rmse_floor"], out)

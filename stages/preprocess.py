@@ -6,19 +6,19 @@ Usage: python stages/preprocess.py [--params params.yaml]   (normally run by `dv
 
 import logging
 
-import pandas as pd
-
-from hybridrec import io
-from hybridrec.paths import Paths
-from hybridrec.preprocess import preprocess
-from hybridrec.provenance import provenance
-from hybridrec.sources import source_of
 from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
+    import pandas as pd
+    from hybridrec import io
+    from hybridrec.paths import Paths
+    from hybridrec.preprocess import preprocess
+    from hybridrec.provenance import provenance
+    from hybridrec.sources import source_of
+
     source = source_of(p)
     ratings, synopses, meta, inputs = source.load()
     ratings_path, synopsis_path = inputs.values()

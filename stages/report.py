@@ -4,14 +4,15 @@ its undefined "loss", the choices we made where it is silent, and top-10 lists (
 Usage: python stages/report.py [--params params.yaml]   (normally run by `dvc repro`)
 """
 
-from hybridrec import io, metrics
 from hybridrec.stage import stage
-from hybridrec.paths import Paths
-from hybridrec.reporting import replication
-from hybridrec.sources import source_of
 
 
 def run(p) -> None:
+    from hybridrec import io, metrics
+    from hybridrec.paths import Paths
+    from hybridrec.reporting import replication
+    from hybridrec.sources import source_of
+
     paths = Paths(p.data.name)
     source = source_of(p)
     scale = metrics.read_scale(paths)
@@ -25,6 +26,9 @@ def run(p) -> None:
 
 def ours_lists(p, paths) -> dict | None:
     """Ours' top-k lists for the Figure-3 users from the random protocol's comparison, by anime name."""
+    from hybridrec import io
+    from hybridrec.reporting import replication
+
     runs = io.read_json(paths.runs("random"))
     run = runs["models"].get(p.compare.ours)
     if run is None:

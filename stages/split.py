@@ -9,16 +9,17 @@ Usage: python stages/split.py [--params params.yaml]   (normally run by `dvc rep
 
 import logging
 
-from hybridrec import io
-from hybridrec.paths import Paths
-from hybridrec.sources import source_of
-from hybridrec.split import fold_assignment, make_split, protocols_of, replicates_of
 from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
+    from hybridrec import io
+    from hybridrec.paths import Paths
+    from hybridrec.sources import source_of
+    from hybridrec.split import fold_assignment, make_split, protocols_of, replicates_of
+
     paths = Paths(p.data.name)
     ratings = io.read_parquet(paths.subset / "ratings.parquet", ["user_idx", "anime_idx", "user_id", "anime_id", "rating"])
     source = source_of(p)

@@ -5,15 +5,16 @@ Usage: python stages/subset.py [--params params.yaml]   (normally run by `dvc re
 
 import logging
 
-from hybridrec import io
-from hybridrec.paths import Paths
-from hybridrec.subset import make_subset
 from hybridrec.stage import stage
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
+    from hybridrec import io
+    from hybridrec.paths import Paths
+    from hybridrec.subset import make_subset
+
     src, out = Paths(p.data.name).preprocessed, Paths(p.data.name).subset
     ratings = io.read_parquet(src / "ratings.parquet", ["user_id", "anime_id", "rating"])
     anime = io.read_parquet(src / "anime.parquet", ["anime_idx", "anime_id", "name", "genres", "synopsis"])

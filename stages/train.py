@@ -10,22 +10,18 @@ Usage: python stages/train.py [--params params.yaml]   (normally run by `dvc rep
 
 import logging
 
-import pandas as pd
-
-from hybridrec import checkpoint, distributed, io
 from hybridrec.stage import stage
-from hybridrec.device import resolve_device
-from hybridrec.graph import load_inputs
-from hybridrec.params import as_dict
-from hybridrec.paths import Paths
-from hybridrec.provenance import provenance
-from hybridrec.reporting.curves import plot_learning_curve
-from hybridrec.training import fit
 
 log = logging.getLogger("hybridrec")
 
 
 def run(p) -> None:
+    from hybridrec import distributed
+    from hybridrec.device import resolve_device
+    from hybridrec.graph import load_inputs
+    from hybridrec.paths import Paths
+    from hybridrec.training import fit
+
     paths = Paths(p.data.name)
     cfg = p.train
     device = distributed.init(resolve_device(cfg.device))
@@ -45,6 +41,12 @@ def run(p) -> None:
 
 
 def _write(p, paths, cfg, inputs, trained, device, shapes) -> None:
+    import pandas as pd
+    from hybridrec import checkpoint, distributed, io
+    from hybridrec.params import as_dict
+    from hybridrec.provenance import provenance
+    from hybridrec.reporting.curves import plot_learning_curve
+
     if not distributed.is_main():  # only rank 0 writes
         distributed.finish()
         return
