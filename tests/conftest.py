@@ -154,12 +154,11 @@ def load_stage(name: str):
     return mod
 
 
-@pytest.fixture(scope="session")
-def tiny_project(tmp_path_factory):
-    """A tiny synthetic project in a temp dir, run through the stages up to train + evaluate."""
+def _build_tiny_project(root: Path) -> None:
+    """generate .. evaluate of the TINY params in ``root`` (in this process, through the stages' run())."""
     import os
 
-    root = tmp_path_factory.mktemp("tiny_project")
+    root.mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text(yaml.safe_dump(raw_params(**TINY), sort_keys=False))
     p = params_mod.load(root / "params.yaml")
     old = os.getcwd()
@@ -169,7 +168,28 @@ def tiny_project(tmp_path_factory):
             load_stage(name).run(p)
     finally:
         os.chdir(old)
-    return root, p
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory, worker_id):
+    """A tiny synthetic project in a temp dir, run through the stages up to train + evaluate.
+
+    Built once per test run: the first xdist worker that needs it builds it under a lock in the run's shared temp
+    folder, and every worker works on its own copy (a test may write into its project)."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.mktemp("tiny_project")
+    if worker_id == "master":  # no xdist: nothing to share
+        _build_tiny_project(root)
+    else:
+        shared = tmp_path_factory.getbasetemp().parent / "tiny_project_built"
+        with FileLock(str(shared) + ".lock"):
+            if not (shared / ".complete").is_file():
+                shutil.rmtree(shared, ignore_errors=True)
+                _build_tiny_project(shared)
+                (shared / ".complete").write_text("")
+        shutil.copytree(shared, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
+    return root, params_mod.load(root / "params.yaml")
 
 
 @pytest.fixture(scope="module")
