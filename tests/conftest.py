@@ -154,6 +154,25 @@ def load_stage(name: str):
     return mod
 
 
+def bits_per_numba_cpu(script: str, cache_root: Path) -> dict:
+    """``script``'s stdout (a digest of what its numba kernels computed) with the kernels compiled for a generic
+    x86-64 (no SIMD beyond the base ISA, no FMA) and for this host (its widest vectors, FMA where present)."""
+    import os
+    import sys
+
+    out = {}
+    for cpu in ("generic", "host"):
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_root / cpu), "OMP_NUM_THREADS": "1"}
+        env.pop("NUMBA_CPU_FEATURES", None)
+        env.pop("NUMBA_CPU_NAME", None)
+        if cpu == "generic":
+            env["NUMBA_CPU_NAME"] = "generic"
+        run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        out[cpu] = run.stdout.strip()
+    return out
+
+
 def _build_tiny_project(root: Path) -> None:
     """generate .. evaluate of the TINY params in ``root`` (in this process, through the stages' run())."""
     import os

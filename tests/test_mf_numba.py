@@ -3,10 +3,6 @@ similarity compiled with numba) train the same model as ``surprise.SVD.fit`` / `
 bit for bit: same start from the seed, same arithmetic in the
 same order; and the same bits whatever CPU numba compiles for."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +10,7 @@ import surprise
 
 from baselines import mf_numba
 from baselines.surprise_models import SurprisePredictor
-from tests.conftest import REPO, make_toy_split
+from tests.conftest import bits_per_numba_cpu, make_toy_split
 from tests.test_svdpp import make_dense_split
 
 SPLITS = {"toy": make_toy_split, "dense": make_dense_split}
@@ -89,16 +85,7 @@ print(h.hexdigest())
 def test_same_bits_whatever_cpu_numba_compiles_for(tmp_path):
     """The kernels compiled for a generic x86-64 (no SIMD beyond the base ISA, no FMA) and for this host (its
     widest vectors, FMA where present) give the same bits."""
-    out = {}
-    for cpu in ("generic", "host"):
-        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / cpu), "OMP_NUM_THREADS": "1"}
-        env.pop("NUMBA_CPU_FEATURES", None)
-        env.pop("NUMBA_CPU_NAME", None)
-        if cpu == "generic":
-            env["NUMBA_CPU_NAME"] = "generic"
-        run = subprocess.run([sys.executable, "-c", _BITS], cwd=REPO, env=env, capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr
-        out[cpu] = run.stdout.strip()
+    out = bits_per_numba_cpu(_BITS, tmp_path)
     assert out["generic"] == out["host"] and len(out["host"]) == 64
 
 

@@ -108,20 +108,7 @@ print(hashlib.sha256(b"".join(getattr(a, n).tobytes() for n in ("bu", "bi", "pu"
 def test_same_bits_whatever_cpu_numba_compiles_for(tmp_path):
     """platform_invariant: the kernel compiled for a generic CPU (no SIMD beyond the base ISA, no FMA) and for this
     host (its widest vectors, FMA where present) gives the same bits."""
-    import os
-    import subprocess
-    import sys
+    from tests.conftest import bits_per_numba_cpu
 
-    from tests.conftest import REPO
-
-    out = {}
-    for cpu in ("generic", "host"):
-        env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / cpu), "OMP_NUM_THREADS": "1"}
-        env.pop("NUMBA_CPU_FEATURES", None)
-        env.pop("NUMBA_CPU_NAME", None)
-        if cpu == "generic":
-            env["NUMBA_CPU_NAME"] = "generic"
-        run = subprocess.run([sys.executable, "-c", _BITS], cwd=REPO, env=env, capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr
-        out[cpu] = run.stdout.strip()
+    out = bits_per_numba_cpu(_BITS, tmp_path)
     assert out["generic"] == out["host"] and len(out["host"]) == 64
