@@ -19,6 +19,7 @@ Usage from a stage: ``tuning, runs, preds = experiment.run(p, "random")``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -62,9 +63,26 @@ def _init(name: str, protocol: str, worker: bool = True) -> None:
 
         die_with_parent(signal.SIGKILL)  # the stage was killed: nothing of this process is needed any more
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the stage, which stops the pool
+        # the stage spawned this process with SIGINT blocked (_sigint_held), so a Ctrl-C during its start-up is
+        # still pending here: ignored now, it is discarded on unblocking, not a traceback from a half-started worker
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     torch.set_num_threads(1)
     _worker.clear()
     _worker.update(name=name, protocol=protocol, replicates={})
+
+
+@contextlib.contextmanager
+def _sigint_held():
+    """Block SIGINT in this thread for the block: a pool worker spawned meanwhile starts with it blocked (the mask
+    survives fork and exec), so a Ctrl-C that reaches the whole process group while the worker is still importing
+    waits until the worker ignores it (:func:`_init`). Here it is delivered when the block ends."""
+    import signal  # noqa: PLC0415
+
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _rep(replicate: int) -> dict:
@@ -412,8 +430,9 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
             pending = {}
 
             def submit(todo):
-                for (fn, *args), k in todo:
-                    pending[pool.submit(fn, *args)] = k
+                with _sigint_held():  # a submit may spawn a worker
+                    for (fn, *args), k in todo:
+                        pending[pool.submit(fn, *args)] = k
 
             submit(triage(first))
             while pending:

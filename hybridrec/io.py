@@ -17,10 +17,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import typing
+
 import numpy as np
-import pandas as pd
 
 from hybridrec.errors import DataError
+
+if typing.TYPE_CHECKING:  # pandas is imported where a table is read or written: the JSON helpers (the gate, the
+    import pandas as pd   # reports) start without it
 
 
 PARTIAL = ".partial-"
@@ -189,6 +193,8 @@ def read_parquet(path, columns=None) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found (run the stage that writes it: `dvc repro`)")
+    import pandas as pd
+
     try:
         df = pd.read_parquet(path)
     except Exception as e:  # pyarrow raises several types for a damaged file

@@ -653,8 +653,7 @@ def load(path=DEFAULT_PARAMS) -> Params:
     except (OSError, UnicodeDecodeError) as e:
         raise ParamsError(f"{path}: cannot read the file ({getattr(e, 'strerror', None) or e})") from None
     try:
-        check_unique_keys(text, path)
-        raw = yaml.safe_load(text)
+        raw = load_yaml_checked(text, path)
     except yaml.YAMLError as e:
         raise ParamsError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(raw, dict):
@@ -662,9 +661,34 @@ def load(path=DEFAULT_PARAMS) -> Params:
     return parse(raw)
 
 
+# libyaml's parser where PyYAML was built with it (every wheel is): ~10x faster than the pure-Python one, same
+# resolver and constructor, so the same values; every stage process and test reads params.yaml
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml_checked(text: str, source):
+    """``yaml.safe_load(text)``, after :func:`check_unique_keys` on the same parse (the text is parsed once)."""
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_unique_nodes(node, source)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def check_unique_keys(text: str, source) -> None:
     """Refuse a YAML text that repeats a key in one mapping (PyYAML keeps the last value silently; DVC refuses
     the file): a ParamsError naming the key and both lines."""
+    node = yaml.compose(text, Loader=_LOADER)
+    if node is not None:
+        _check_unique_nodes(node, source)
+
+
+def _check_unique_nodes(root, source) -> None:
+    """The check of :func:`check_unique_keys` on a composed YAML node."""
 
     def walk(node, key, seen):
         if id(node) in seen:  # an alias of a node already checked
@@ -685,9 +709,7 @@ def check_unique_keys(text: str, source) -> None:
             for i, v in enumerate(node.value):
                 walk(v, f"{key}[{i}]", seen)
 
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    if node is not None:
-        walk(node, "", set())
+    walk(root, "", set())
 
 
 def as_dict(section) -> dict:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import typing
+
 import numpy as np
-import pandas as pd
 
 from hybridrec import metrics
+
+if typing.TYPE_CHECKING:  # annotations only: loading params.yaml imports this module, and must stay cheap
+    import pandas as pd
 
 
 @dataclass

@@ -44,6 +44,13 @@ TINY_FEW_MODELS = {
 }
 
 
+def tiny_few() -> dict:
+    """TINY with the smaller comparison of TINY_FEW_MODELS (its model list replaces TINY's whole)."""
+    cfg = deep_update(TINY, TINY_FEW_MODELS)
+    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
+    return cfg
+
+
 def pytest_ignore_collect(collection_path, config):
     """tests/benchmarks runs only when asked for (pytest tests/benchmarks --benchmark-only)."""
     if collection_path.name == "benchmarks" and not config.getoption("benchmark_only", False):
@@ -195,19 +202,9 @@ def tiny_project(tmp_path_factory, worker_id):
 
     Built once per test run: the first xdist worker that needs it builds it under a lock in the run's shared temp
     folder, and every worker works on its own copy (a test may write into its project)."""
-    from filelock import FileLock
-
+    built = _shared_once(tmp_path_factory, worker_id, "tiny_project_built", _build_tiny_project)
     root = tmp_path_factory.mktemp("tiny_project")
-    if worker_id == "master":  # no xdist: nothing to share
-        _build_tiny_project(root)
-    else:
-        shared = tmp_path_factory.getbasetemp().parent / "tiny_project_built"
-        with FileLock(str(shared) + ".lock"):
-            if not (shared / ".complete").is_file():
-                shutil.rmtree(shared, ignore_errors=True)
-                _build_tiny_project(shared)
-                (shared / ".complete").write_text("")
-        shutil.copytree(shared, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
+    shutil.copytree(built, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
     return root, params_mod.load(root / "params.yaml")
 
 
@@ -222,3 +219,48 @@ def project(tiny_project):
     yield root, p
     os.chdir(old)
 
+
+
+def _shared_once(tmp_path_factory, worker_id, name: str, build) -> Path:
+    """The folder ``build(folder)`` fills, built once per test run: the first xdist worker that needs it builds it
+    under a lock in the run's shared temp folder; the others wait for it. Without xdist, a folder of this run."""
+    from filelock import FileLock
+
+    if worker_id == "master":
+        root = tmp_path_factory.mktemp(name)
+        build(root)
+        return root
+    shared = tmp_path_factory.getbasetemp().parent / f"{name}_built"
+    with FileLock(str(shared) + ".lock"):
+        if not (shared / ".complete").is_file():
+            shutil.rmtree(shared, ignore_errors=True)
+            build(shared)
+            (shared / ".complete").write_text("")
+    return shared
+
+
+def _tiny_few_repro(root: Path) -> None:
+    """``dvc repro`` of :func:`tiny_few` in a fresh project (under the machine's own kernels: the variables of
+    the SSE4 set are left out, tests/test_platform_stability.py sets them for its second platform)."""
+    import os
+
+    from hybridrec.fingerprint import KERNEL_ENV
+
+    copy_project(root, tiny_few())
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_ENV}
+    out = subprocess.run(["dvc", "repro"], cwd=root, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+@pytest.fixture(scope="session")
+def tiny_few_repro(tmp_path_factory, worker_id):
+    """``copy(dest) -> dest``: a copy of one finished ``dvc repro`` of :func:`tiny_few` (git + DVC project, its
+    outputs, DVC cache and task cache), run once per test run and shared by the modules that start from a
+    finished pipeline (each changes its copy)."""
+    built = _shared_once(tmp_path_factory, worker_id, "tiny_few_repro", _tiny_few_repro)
+
+    def copy(dest: Path) -> Path:
+        shutil.copytree(built, dest, symlinks=True, ignore=shutil.ignore_patterns(".complete"))
+        return dest
+
+    return copy

@@ -170,3 +170,29 @@ def test_an_interactive_or_script_shell_is_not_an_owner():
                             "owner_chain; print(len(owner_chain()))'\ntrue\n", cwd=REPO, capture_output=True, text=True)
     assert script.stdout.strip() == "1", script.stderr  # the script's shell only
     assert len(owner_chain()) >= 1
+
+
+def test_a_ctrl_c_while_a_pool_worker_starts_does_not_kill_it():
+    """Ctrl-C reaches the whole process group, the compare stage's pool workers with it. A worker still importing
+    (before its initializer ignores SIGINT) must not die of it with a traceback: the stage spawns workers with
+    SIGINT blocked, and the worker discards it once it ignores it; the stage itself stops the pool."""
+    import multiprocessing
+    import os
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hybridrec import experiment
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=experiment._init,
+                               initargs=("synthetic", "random"))
+    try:
+        with experiment._sigint_held():
+            fut = pool.submit(os.getpid)
+            (pid,) = pool._processes  # just spawned: the interpreter is still starting
+            os.kill(pid, signal.SIGINT)
+        assert fut.result(timeout=120) == pid  # the worker lived through it and ran the task
+        status = dict(line.split(":\t") for line in open(f"/proc/{pid}/status").read().splitlines() if ":\t" in line)
+        bit = 1 << (signal.SIGINT - 1)
+        assert int(status["SigIgn"], 16) & bit and not int(status["SigBlk"], 16) & bit  # ignored, no longer held
+    finally:
+        pool.shutdown()

@@ -13,15 +13,8 @@ import psutil
 import pytest
 import yaml
 
-from tests.conftest import TINY, TINY_FEW_MODELS, copy_project, deep_update
 
 pytestmark = pytest.mark.slow
-
-
-def tiny_few() -> dict:
-    cfg = deep_update(TINY, TINY_FEW_MODELS)
-    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
-    return cfg
 
 
 def digest(root) -> dict:
@@ -55,11 +48,9 @@ def survivors(root) -> list:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("interrupts"), tiny_few())
-    out = subprocess.run(["dvc", "repro"], cwd=root, capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return root
+def project(tiny_few_repro, tmp_path_factory):
+    """A project after its first `dvc repro` (the run's shared one, copied: these tests change it)."""
+    return tiny_few_repro(tmp_path_factory.mktemp("interrupts") / "project")
 
 
 def change_tuning_seed(root, seed):

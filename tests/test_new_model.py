@@ -14,18 +14,7 @@ import yaml
 from hybridrec import params
 from hybridrec.errors import UserError
 from hybridrec.newmodel import insert_entry, new_model
-from tests.conftest import REPO, TINY, TINY_FEW_MODELS, copy_project, deep_update
-
-
-def tiny_random_only(root):
-    """The tiny project with the few-model comparison, on protocol random only."""
-    cfg = deep_update(TINY, TINY_FEW_MODELS)
-    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
-    root = copy_project(root, cfg)
-    raw = yaml.safe_load((root / "params.yaml").read_text())
-    raw["compare"]["protocols"] = {"random": "all"}
-    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    return root
+from tests.conftest import REPO
 
 
 def in_project(root, *cmd, check=True):
@@ -38,12 +27,11 @@ def in_project(root, *cmd, check=True):
 
 
 @pytest.mark.slow
-def test_new_model_gets_its_verdicts_and_nothing_else_reruns(tmp_path):
-    root = tiny_random_only(tmp_path / "p")
+def test_new_model_gets_its_verdicts_and_nothing_else_reruns(tiny_few_repro, tmp_path):
+    root = tiny_few_repro(tmp_path / "p")  # the tiny project after its first `dvc repro`, both protocols
     (root / "tests").mkdir()
     for f in ("__init__.py", "conftest.py"):
         shutil.copy2(REPO / "tests" / f, root / "tests" / f)
-    in_project(root, "dvc", "repro")
     before = (root / "reports/synthetic/random/comparison.md").read_text()
     assert "mine" not in before
 

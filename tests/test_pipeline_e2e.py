@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import TINY, TINY_FEW_MODELS, copy_project, deep_update, write
+from tests.conftest import TINY, copy_project, deep_update, tiny_few, write
 
 pytestmark = pytest.mark.slow
 
@@ -16,18 +16,10 @@ def dvc(cwd, *args):
     return subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
 
 
-def tiny_few() -> dict:
-    cfg = deep_update(TINY, TINY_FEW_MODELS)
-    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
-    return cfg
-
-
 @pytest.fixture(scope="module")
-def repro(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("e2e"), tiny_few())
-    out = dvc(root, "repro")
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return root, out
+def repro(tiny_few_repro, tmp_path_factory):
+    """A fresh project after its first `dvc repro` (the run's shared one, copied: this module changes it)."""
+    return tiny_few_repro(tmp_path_factory.mktemp("e2e") / "project"), None
 
 
 def test_repro_writes_reports(repro):

@@ -50,8 +50,14 @@ def numbers(x):
 
 @pytest.fixture(scope="module")
 def cold(project, tmp_path_factory):
+    """The cold run's cache (the tests below add entries to it) and its result; a copy of its entries as that run
+    left them is kept beside it, in ``tasks-cold``."""
+    import shutil
+
     cache = tmp_path_factory.mktemp("taskcache") / "tasks"
-    return cache, run(few(), cache)
+    result = run(few(), cache)
+    shutil.copytree(cache, cache.with_name("tasks-cold"))
+    return cache, result
 
 
 def test_a_rerun_reuses_every_task_bit_for_bit(cold):
@@ -87,9 +93,11 @@ def test_a_family_code_change_invalidates_that_family(cold, monkeypatch):
     assert {n for n, v in served.items() if v["computed"]} == {"svd"}  # the only Surprise model here
 
 
-def test_corrupt_or_partial_entries_are_recomputed(project, tmp_path):
-    cache = tmp_path / "tasks"
-    first = run(few(), cache)
+def test_corrupt_or_partial_entries_are_recomputed(cold, tmp_path):
+    import shutil
+
+    cache, first = cold
+    cache = shutil.copytree(cache.with_name("tasks-cold"), tmp_path / "tasks")  # the entries of few() alone
     entries = sorted(cache.glob("*.json"))
     npz = [f for f in sorted(cache.glob("*.npz")) if f.stem != entries[0].stem]  # another task's predictions
     entries[0].write_text(entries[0].read_text()[:40])  # a partial JSON
