@@ -21,6 +21,7 @@ Same parameters, same bytes.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +47,45 @@ GENERATOR_FILE = "generator.json"
 _SENTENCES_MEDIAN, _SENTENCES_SIGMA, _SENTENCES_MAX = 3.6, 0.75, 36
 
 
+# The data must be the same bits on every CPU: the generator avoids the operations whose result depends on which
+# kernels the CPU gets (NumPy's SIMD exp/log, BLAS matrix products, vectorised reductions). What it uses instead
+# is exact IEEE arithmetic done element by element in a fixed order (add, multiply, sqrt: correctly rounded on
+# any CPU) and the C library's scalar log/exp. A last-bit difference would otherwise flip a few of the discrete
+# choices downstream (which anime a user rates, which bin a score falls in) and change the data set itself:
+# measured, an AVX2 and an AVX-512 CPU generated different ratings before (tests/test_synthetic.py).
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` (a [n, K], b [K] or [K, m]) as K elementwise products added in order: no BLAS kernel."""
+    b2 = b[:, None] if b.ndim == 1 else b
+    out = a[:, 0:1] * b2[0:1]
+    for k in range(1, a.shape[1]):
+        out = out + a[:, k:k + 1] * b2[k:k + 1]
+    return out[:, 0] if b.ndim == 1 else out
+
+
+def _sum_last(x: np.ndarray) -> np.ndarray:
+    """Sum over the last axis, element after element."""
+    out = x[..., 0]
+    for j in range(1, x.shape[-1]):
+        out = out + x[..., j]
+    return out
+
+
+def _scalar(fn, x: np.ndarray) -> np.ndarray:
+    """``fn`` (math.log, math.exp) applied element by element: the C library's scalar function, not a SIMD one."""
+    return np.array([fn(v) for v in np.asarray(x, dtype=np.float64).ravel().tolist()]).reshape(np.shape(x))
+
+
+def _mean_std(x: np.ndarray) -> tuple[float, float]:
+    """Mean and (population) standard deviation with correctly rounded sums (math.fsum)."""
+    v = np.asarray(x, dtype=np.float64).ravel()
+    mean = math.fsum(v.tolist()) / len(v)
+    return mean, math.sqrt(math.fsum(((v - mean) * (v - mean)).tolist()) / len(v))
+
+
 def expected_rating(m: np.ndarray, edges: np.ndarray, noise_sd: float) -> np.ndarray:
     """E[rating | latent mean m] when rating = 1 + #{edges below m + N(0, noise_sd^2)}."""
     m = np.asarray(m, dtype=np.float64)
-    return 1.0 + ndtr((m[..., None] - edges) / noise_sd).sum(-1)
+    return 1.0 + _sum_last(ndtr((m[..., None] - edges) / noise_sd))
 
 
 def rating_variance(m: np.ndarray, edges: np.ndarray, noise_sd: float) -> np.ndarray:
@@ -60,8 +96,8 @@ def rating_variance(m: np.ndarray, edges: np.ndarray, noise_sd: float) -> np.nda
     upper = np.concatenate([cdf, np.ones(m.shape + (1,))], -1)
     p = np.clip(upper - lower, 0, 1)
     k = np.arange(1, 11)
-    mean = (p * k).sum(-1)
-    return (p * k**2).sum(-1) - mean**2
+    mean = _sum_last(p * k)
+    return _sum_last(p * (k * k)) - mean * mean
 
 
 def _choice(rng, items, size=None):
@@ -82,10 +118,10 @@ class _Anime:
         prevalence = rng.dirichlet(np.full(K, 2.0))
         self.theta = rng.dirichlet(p.theme_concentration * K * prevalence + 1e-3, size=n)
         quality = rng.normal(0, p.theme_quality_sd, K)
-        self.bias = self.theta @ quality + rng.normal(0, p.anime_bias_sd, n)
+        self.bias = _matmul(self.theta, quality) + rng.normal(0, p.anime_bias_sd, n)
         # Zipf popularity over a random order; unrated extras get no weight at all.
         rank = rng.permutation(n_rated) + 1
-        self.log_pop = np.concatenate([-p.popularity_exponent * np.log(rank), np.full(n_extra, -np.inf)])
+        self.log_pop = np.concatenate([-p.popularity_exponent * _scalar(math.log, rank), np.full(n_extra, -np.inf)])
         self.ids = np.sort(rng.choice(np.arange(1, max(50_000, 4 * n)), size=n, replace=False))
         rng.shuffle(perm := np.arange(n))  # rated anime interleave with unrated ones in id order
         self.ids = self.ids[perm]
@@ -100,7 +136,7 @@ class _Anime:
         types = list(TYPES)
         self.type = rng.choice(types, size=n, p=np.array(list(TYPES.values())) / sum(TYPES.values()))
         self.episodes = [self._episodes(rng, t) for t in self.type]
-        self.members = np.round(np.exp(self.log_pop.clip(-50) + 13 + rng.normal(0, 0.3, n))).astype(np.int64)
+        self.members = np.round(_scalar(math.exp, self.log_pop.clip(-50) + 13 + rng.normal(0, 0.3, n))).astype(np.int64)
         self.members[n_rated:] = rng.integers(50, 500, n_extra)
 
     def _dominant(self, i):
@@ -127,7 +163,7 @@ class _Anime:
         return sorted(genres)
 
     def _synopsis(self, rng, i):
-        n_sent = int(min(_SENTENCES_MAX, max(1, round(rng.lognormal(np.log(_SENTENCES_MEDIAN), _SENTENCES_SIGMA)))))
+        n_sent = int(min(_SENTENCES_MAX, max(1, round(rng.lognormal(math.log(_SENTENCES_MEDIAN), _SENTENCES_SIGMA)))))
         name = f"{_choice(rng, GIVEN_NAMES)} {_choice(rng, FAMILY_NAMES)}"
         pronoun = "she" if rng.random() < 0.5 else "he"
         sentences = []
@@ -155,7 +191,7 @@ class _Anime:
 
 def rating_edges(y: np.ndarray, shares=MAL_RATING_SHARES) -> np.ndarray:
     """The 9 bin edges that split the observed scores ``y`` into the target rating shares."""
-    q = np.cumsum(np.asarray(shares, float))[:-1] / np.sum(shares)
+    q = np.cumsum(np.asarray(shares, float))[:-1] / math.fsum(shares)
     return np.quantile(y, q)
 
 
@@ -172,7 +208,7 @@ def generate(p: Synthetic, out_dir) -> dict:
     user_ids = np.sort(urng.choice(np.arange(int(U * 1.15) + 1), size=U, replace=False))
     user_bias = urng.normal(0, p.user_bias_sd, U)
     pref = urng.normal(0, p.preference_sd, (U, K))
-    activity = np.round(urng.lognormal(np.log(p.ratings_per_user_median), p.ratings_per_user_sigma, U))
+    activity = np.round(urng.lognormal(math.log(p.ratings_per_user_median), p.ratings_per_user_sigma, U))
     activity = np.clip(activity, p.min_ratings_per_user, int(0.6 * anime.n_rated)).astype(np.int64)
 
     rated = np.flatnonzero(np.isfinite(anime.log_pop))
@@ -191,13 +227,16 @@ def generate(p: Synthetic, out_dir) -> dict:
         for c in tqdm(range(n_chunks), desc="synthetic ratings", unit="chunk", disable=n_chunks < 3):
             crng = chunk_rngs[c]
             lo, hi = c * p.chunk_users, min(U, (c + 1) * p.chunk_users)
-            m = user_bias[lo:hi, None] + anime.bias[rated][None, :] + pref[lo:hi] @ anime.theta[rated].T
+            m = user_bias[lo:hi, None] + anime.bias[rated][None, :] + _matmul(pref[lo:hi], anime.theta[rated].T)
             # Weighted sampling without replacement (Gumbel top-k): popularity x taste.
-            m_std = (m - m.mean()) / (m.std() + 1e-12)
+            m_mean, m_sd = _mean_std(m)
+            m_std = (m - m_mean) / (m_sd + 1e-12)
             keys = anime.log_pop[rated][None, :] + p.selection_strength * m_std + crng.gumbel(size=m.shape)
             rows, cols = [], []
             for r in range(hi - lo):
-                top = np.argpartition(-keys[r], activity[lo + r] - 1)[: activity[lo + r]]
+                # the top-k set is well defined; the order argpartition returns it in is not (NumPy's SIMD
+                # partition differs between CPUs): sorted first, so the shuffle starts from the same order
+                top = np.sort(np.argpartition(-keys[r], activity[lo + r] - 1)[: activity[lo + r]])
                 crng.shuffle(top)  # file order within a user carries no signal
                 rows.append(np.full(len(top), r))
                 cols.append(top)
@@ -211,7 +250,7 @@ def generate(p: Synthetic, out_dir) -> dict:
             np.add.at(rating_sum, anime_pos, rating)
             rating_count += np.bincount(anime_pos, minlength=anime.n)
             variance = rating_variance(mu, edges, p.noise_sd)
-            var_sum += float(variance.sum())
+            var_sum += math.fsum(variance.tolist())
             n_ratings += len(mu)
             chunk = pd.DataFrame({"user_id": user_ids[lo + rows], "anime_id": anime.ids[anime_pos],
                                   "rating": rating.astype(np.int16)})

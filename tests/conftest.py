@@ -47,7 +47,7 @@ TINY_FEW_MODELS = {
 def tiny_few() -> dict:
     """TINY with the smaller comparison of TINY_FEW_MODELS (its model list replaces TINY's whole)."""
     cfg = deep_update(TINY, TINY_FEW_MODELS)
-    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
+    cfg["compare"]["models"] = copy.deepcopy(TINY_FEW_MODELS["compare"]["models"])
     return cfg
 
 

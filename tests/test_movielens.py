@@ -221,10 +221,9 @@ def test_movielens_protocols_end_to_end(tmp_path):
 
     from hybridrec.graph import read_split
     from hybridrec.paths import Paths
-    from tests.conftest import TINY, TINY_FEW_MODELS, copy_project, deep_update
+    from tests.conftest import copy_project, tiny_few
 
-    cfg = deep_update(TINY, TINY_FEW_MODELS)
-    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
+    cfg = tiny_few()
     root = copy_project(tmp_path / "p", cfg)
     rows = grouplens(root / "mldata", n_users=80, n_items=60, folds=True, draws=2500)
     raw = yaml.safe_load((root / "params.yaml").read_text())

@@ -13,7 +13,7 @@ import yaml
 
 from hybridrec import params as params_mod
 from hybridrec.errors import DataError
-from tests.conftest import TINY, TINY_FEW_MODELS, deep_update, load_stage, raw_params
+from tests.conftest import TINY, load_stage, raw_params, tiny_few
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +30,7 @@ def five(tmp_path_factory):
     ratings["rating"] = np.ceil(ratings["rating"] / 2).astype(int)  # 1..10 -> 1..5
     ratings.to_csv(raw / "rating_complete.csv", index=False)
     (raw / "generator.json").unlink()
-    cfg = deep_update(TINY, TINY_FEW_MODELS)
-    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
+    cfg = tiny_few()
     cfg["data"] = {"source": "kaggle", "dir": str(raw), "name": "five", "rating_scale": "auto"}
     (root / "params.yaml").write_text(yaml.safe_dump(raw_params(**cfg), sort_keys=False))
     p = params_mod.load(root / "params.yaml")

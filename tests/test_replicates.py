@@ -11,7 +11,7 @@ from hybridrec import experiment, io
 from hybridrec.graph import read_split
 from hybridrec.params import parse
 from hybridrec.paths import Paths
-from tests.conftest import TINY, TINY_FEW_MODELS, deep_update, raw_params
+from tests.conftest import raw_params, tiny_few
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def few(project):
     root, _ = project
-    cfg = deep_update(TINY, TINY_FEW_MODELS)
-    cfg["compare"]["models"] = TINY_FEW_MODELS["compare"]["models"]
+    cfg = tiny_few()
     return parse(raw_params(**cfg))
 
 

@@ -1,5 +1,7 @@
 """The synthetic default: Kaggle schema, determinism, calibration to MAL, planted ground truth."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,6 +46,35 @@ def test_same_seed_same_bytes(tmp_path, tiny_params):
     c = tmp_path / "c"
     synthetic.generate(tiny_params.synthetic.__class__(**{**tiny_params.synthetic.__dict__, "seed": 1}), c)
     assert sha256_file(a / synthetic.RATINGS_FILE) != sha256_file(c / synthetic.RATINGS_FILE)
+
+
+def test_same_bytes_whatever_simd_the_cpu_has(tmp_path):
+    """The embedded data set is the same bits on any CPU: generated once with NumPy's widest kernels for this CPU
+    and once with every SIMD target above the x86-64-v2 baseline disabled (another CPU's kernels: AVX2 against
+    AVX-512 gave different ratings before, through the order NumPy's SIMD argpartition returned a top-k in),
+    with the BLAS and torch kernels of the SSE4 set in the second run too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from numpy._core import _multiarray_umath as npcore
+
+    from hybridrec.fingerprint import KERNEL_ENV, SSE4_SET
+
+    cfg = {"n_users": 150, "n_anime": 1500, "ratings_per_user_median": 50, "chunk_users": 50}
+    script = ("import sys; from hybridrec import synthetic; from hybridrec.params import parse; "
+              "from tests.conftest import raw_params; import json; "
+              f"synthetic.generate(parse(raw_params(synthetic=json.loads(sys.argv[2]))).synthetic, sys.argv[1])")
+    base = {k: v for k, v in os.environ.items() if k not in KERNEL_ENV and k != "NPY_DISABLE_CPU_FEATURES"}
+    narrow = {**base, **SSE4_SET, "NPY_DISABLE_CPU_FEATURES": " ".join(npcore.__cpu_dispatch__)}
+    digests = []
+    for name, env in (("native", base), ("narrow", narrow)):
+        run = subprocess.run([sys.executable, "-c", script, str(tmp_path / name), json.dumps(cfg)], env=env,
+                             capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+        assert run.returncode == 0, run.stderr[-2000:]
+        digests.append({f: sha256_file(tmp_path / name / f) for f in FILES})
+    assert digests[0] == digests[1]
 
 
 def test_rating_histogram_matches_mal(default_synthetic):

@@ -2,7 +2,6 @@
 to one model's entry recomputes exactly that model's tasks (and its ablations'), and the result equals a cold
 run; a change to a family's code invalidates that family only; a corrupt or partial entry is recomputed."""
 
-import copy
 import json
 
 import numpy as np
@@ -10,14 +9,13 @@ import pytest
 
 from hybridrec import codehash, experiment
 from hybridrec.params import parse
-from tests.conftest import TINY, TINY_FEW_MODELS, deep_update, raw_params
+from tests.conftest import raw_params, tiny_few
 
 pytestmark = pytest.mark.slow
 
 
 def few(**compare) -> dict:
-    cfg = deep_update(TINY, TINY_FEW_MODELS)
-    cfg["compare"]["models"] = copy.deepcopy(TINY_FEW_MODELS["compare"]["models"])
+    cfg = tiny_few()
     cfg["compare"].update(compare)
     return cfg
 
