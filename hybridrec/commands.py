@@ -205,7 +205,22 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
     reference = gate.load_reference(report_dir)
     sources = args.source or sorted({k.split(".", 1)[0] for k in reference})
     reference = {k: v for k, v in reference.items() if k.split(".", 1)[0] in sources}
-    now = gate.collect(report_dir, sources, devices, platforms)
+    prefixes = {}
+    now = gate.collect(report_dir, sources, devices, platforms, prefixes=prefixes)
+    if args.only:
+        import fnmatch  # noqa: PLC0415
+
+        def keep(m):
+            return any(fnmatch.fnmatch(m, g) for g in args.only)
+
+        reference, now = {k: v for k, v in reference.items() if keep(k)}, {k: v for k, v in now.items() if keep(k)}
+        if not reference:
+            raise UserError(f"--only {' '.join(args.only)}: matches none of the reference metrics")
+        # only the files the selected metrics come from: a pipeline that re-ran some protocols (CI) leaves the
+        # others' committed files, which may come from another machine
+        used = {f for f, prefix in prefixes.items() if any(m.startswith(prefix + ".") for m in [*reference, *now])}
+        devices = {f: d for f, d in devices.items() if f in used}
+        platforms = {f: v for f, v in platforms.items() if f in used}
     gate.check_device(gate.reference_device(report_dir), devices)
     ref_platform, ref_spread = gate.reference_extras(report_dir)
     now_platform = gate.platform_of(platforms, report_dir)
@@ -216,15 +231,6 @@ def cmd_check_metrics(args: argparse.Namespace) -> int:
     print("same platform as the reference: the tolerances of gate.rules" if same else
           f"another platform than the reference's: tolerances widened to max(rule, {p.gate.platform_z:g} * sqrt(2) * "
           "rerun s.e.) from the reference's measured spread\n")
-    if args.only:
-        import fnmatch  # noqa: PLC0415
-
-        def keep(m):
-            return any(fnmatch.fnmatch(m, g) for g in args.only)
-
-        reference, now = {k: v for k, v in reference.items() if keep(k)}, {k: v for k, v in now.items() if keep(k)}
-        if not reference:
-            raise UserError(f"--only {' '.join(args.only)}: matches none of the reference metrics")
     rows = gate.compare(reference, now, p.gate.rules, None if same else ref_spread, p.gate.platform_z)
     gate.check_gated(rows, p.gate.rules, set(reference) | set(now), report_dir)
     print(gate.render(rows))

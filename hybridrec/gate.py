@@ -57,10 +57,11 @@ def _files(report_dir: Path, name: str) -> list[tuple[str, Path]]:
 
 
 def collect(report_dir: Path, sources=None, devices: dict | None = None, platforms: dict | None = None,
-            spreads: dict | None = None) -> dict:
+            spreads: dict | None = None, prefixes: dict | None = None) -> dict:
     """Flattened numeric metrics of the given sources (default: every source file that exists). ``devices``,
     when given, receives file -> the device its provenance records; ``platforms`` file -> its platform
-    fingerprint; ``spreads`` metric -> its rerun standard error (see the module doc)."""
+    fingerprint; ``spreads`` metric -> its rerun standard error (see the module doc); ``prefixes`` file -> the
+    prefix of its metrics' names."""
     out = {}
     comparisons = {}
     for name in SOURCES:
@@ -73,6 +74,8 @@ def collect(report_dir: Path, sources=None, devices: dict | None = None, platfor
             data = io.read_json(path)
             if not isinstance(data, dict):
                 raise DataError(path, f"expected a JSON object of metrics, found {type(data).__name__}")
+            if prefixes is not None:
+                prefixes[str(path)] = prefix
             if devices is not None:
                 devices[str(path)] = (data.get("provenance") or {}).get("device")
             if platforms is not None:

@@ -281,3 +281,19 @@ def test_a_planted_one_percent_regression_fails_or_the_table_says_why(platformed
     set_comparison(rep, model, "rmse", value * 1.01)  # on the reference's own platform: always caught
     _with_platform(rep, PLATFORM)
     assert check(root).returncode == 1
+
+
+def test_a_rerun_of_some_protocols_is_gated_beside_others_committed_elsewhere(platformed):
+    """CI re-runs protocol random only; the other protocols' committed comparison.json stay, made on the machine
+    that made the reference. Selected with --only, the gate reads the rerun's files alone (another platform:
+    widened tolerances); over every file it refuses the mix of platforms."""
+    root, rep, _ = platformed
+    (rep / "cold_items").mkdir()
+    cold = json.loads((rep / "random" / "comparison.json").read_text())
+    cold["provenance"].update(platform=PLATFORM, device="cpu")  # committed, made beside the reference
+    (rep / "cold_items" / "comparison.json").write_text(json.dumps(cold))
+    out = check(root)
+    assert out.returncode == 2 and "metrics made on different platforms" in out.stderr, out.stdout + out.stderr
+    out = check(root, "--only", "metrics.*", "--only", "comparison.random.hybrid.*")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "another platform than the reference's" in out.stdout
