@@ -182,16 +182,22 @@ def bits_per_numba_cpu(script: str, cache_root: Path) -> dict:
 
 def _build_tiny_project(root: Path) -> None:
     """generate .. evaluate of the TINY params in ``root`` (in this process, through the stages' run())."""
-    import os
-
     root.mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text(yaml.safe_dump(raw_params(**TINY), sort_keys=False))
-    p = params_mod.load(root / "params.yaml")
+    run_stages(root, params_mod.load(root / "params.yaml"),
+               ("generate", "preprocess", "subset", "embed", "split", "train", "evaluate"))
+
+
+def run_stages(root: Path, p, steps) -> None:
+    """Run stages in ``root`` in this process, through their run(): each step a stage name, or (name, protocol)."""
+    import os
+
     old = os.getcwd()
     os.chdir(root)
     try:
-        for name in ("generate", "preprocess", "subset", "embed", "split", "train", "evaluate"):
-            load_stage(name).run(p)
+        for step in steps:
+            name, *args = (step,) if isinstance(step, str) else step
+            load_stage(name).run(p, *args)
     finally:
         os.chdir(old)
 

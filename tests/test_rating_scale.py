@@ -4,7 +4,6 @@ finite and no prediction leaves the scale."""
 
 import json
 import math
-import os
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,7 @@ import yaml
 
 from hybridrec import params as params_mod
 from hybridrec.errors import DataError
-from tests.conftest import TINY, load_stage, raw_params, tiny_few
+from tests.conftest import TINY, raw_params, run_stages, tiny_few
 
 pytestmark = pytest.mark.slow
 
@@ -34,17 +33,9 @@ def five(tmp_path_factory):
     cfg["data"] = {"source": "kaggle", "dir": str(raw), "name": "five", "rating_scale": "auto"}
     (root / "params.yaml").write_text(yaml.safe_dump(raw_params(**cfg), sort_keys=False))
     p = params_mod.load(root / "params.yaml")
-    old = os.getcwd()
-    os.chdir(root)
-    try:
-        for name in ("preprocess", "subset", "data_report", "embed", "split", "train", "evaluate"):
-            load_stage(name).run(p)
-        for protocol in ("random", "cold_items"):
-            load_stage("compare").run(p, protocol)
-            load_stage("comparison").run(p, protocol)
-        load_stage("report").run(p)
-    finally:
-        os.chdir(old)
+    run_stages(root, p, ("preprocess", "subset", "data_report", "embed", "split", "train", "evaluate",
+                         ("compare", "random"), ("comparison", "random"), ("compare", "cold_items"),
+                         ("comparison", "cold_items"), "report"))
     return root, p
 
 
