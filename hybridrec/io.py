@@ -15,9 +15,8 @@ import json
 import os
 import shutil
 import tempfile
-from pathlib import Path
-
 import typing
+from pathlib import Path
 
 import numpy as np
 

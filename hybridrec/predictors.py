@@ -8,9 +8,8 @@ family* of the comparison (registered in :mod:`hybridrec.registry`): its class m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import typing
+from dataclasses import dataclass, field
 
 import numpy as np
 

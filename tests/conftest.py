@@ -208,7 +208,7 @@ def tiny_project(tmp_path_factory, worker_id):
 
     Built once per test run: the first xdist worker that needs it builds it under a lock in the run's shared temp
     folder, and every worker works on its own copy (a test may write into its project)."""
-    built = _shared_once(tmp_path_factory, worker_id, "tiny_project_built", _build_tiny_project)
+    built = _shared_once(tmp_path_factory, worker_id, "tiny_project", _build_tiny_project)
     root = tmp_path_factory.mktemp("tiny_project")
     shutil.copytree(built, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
     return root, params_mod.load(root / "params.yaml")
@@ -224,7 +224,6 @@ def project(tiny_project):
     os.chdir(root)
     yield root, p
     os.chdir(old)
-
 
 
 def _shared_once(tmp_path_factory, worker_id, name: str, build) -> Path:
