@@ -331,3 +331,13 @@ class FastGraphSAGE(nn.Module):
     def forward(self, edge_label_index):
         z_user, z_anime = self.encode()
         return self.model.decoder.forward_projected(z_user, z_anime, edge_label_index)
+
+    def forward_with(self, edge_label_index, other_index):
+        """(:meth:`forward` of ``edge_label_index``, the ratings of ``other_index`` from the same encoding,
+        without a gradient): the training pairs' predictions and, for free, those of the validation pairs at the
+        same weights (the encoder runs once)."""
+        decoder = self.model.decoder
+        pu, pa = decoder.project(*self.encode())
+        out = decoder.combine_pairs(pu, pa, *edge_label_index)
+        with torch.no_grad():
+            return out, decoder.combine_pairs(pu.detach(), pa.detach(), *other_index)

@@ -65,6 +65,46 @@ def test_same_seed_same_metrics(project):
     assert not np.array_equal(preds[0], predict(other.runner, inputs.edges["test"][0]))
 
 
+@pytest.mark.parametrize("patience", [0, 6])
+def test_validation_from_the_next_forward_is_bit_for_bit_a_separate_pass(project, monkeypatch, patience):
+    """Without dropout, the validation of epoch t comes from epoch t + 1's training forward: every validation
+    RMSE, the best epoch, the early stop, the pruner's calls and the kept weights are those of a separate
+    evaluation pass, bit for bit. With dropout, a separate pass (training mode would drop units)."""
+    import hybridrec.training as training
+
+    _, p = project
+    inputs = inputs_for(p, p.train.features)
+    cfg = replace(p.train, epochs=40, eval_every=3, patience=patience, lr=0.05)
+    runs, calls, forwards = {}, {}, {}
+    for shared in (False, True):
+        monkeypatch.setattr(training, "SHARE_VALIDATION", shared)
+        count = {"n": 0}
+        monkeypatch.setattr(FastGraphSAGE, "encode", _counting(FastGraphSAGE.encode, count))
+        calls[shared] = []
+        runs[shared] = fit(inputs, cfg, "cpu", progress=False, on_val=lambda e, b, c=calls[shared]: c.append((e, b)))
+        forwards[shared] = count["n"]
+        monkeypatch.undo()
+    a, b = runs[False], runs[True]
+    assert [h["val_rmse"] for h in a.history] == pytest.approx([h["val_rmse"] for h in b.history], rel=0, abs=0,
+                                                               nan_ok=True)
+    assert (a.best_epoch, a.best_val_rmse, len(a.history)) == (b.best_epoch, b.best_val_rmse, len(b.history))
+    assert calls[False] == calls[True] and len(calls[True]) >= 3
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    assert forwards[True] == forwards[False] - len(calls[True]) + 1  # the last validation is a pass of its own
+    if patience:
+        assert len(a.history) < cfg.epochs  # the early stop was exercised
+    dropped = fit(inputs, replace(cfg, dropout=0.3), "cpu", progress=False)
+    assert all(np.isfinite(h["val_rmse"]) == (h["epoch"] % 3 == 0 or h["epoch"] == 40) for h in dropped.history)
+
+
+def _counting(fn, count):
+    def wrapped(*args, **kwargs):
+        count["n"] += 1
+        return fn(*args, **kwargs)
+    return wrapped
+
+
 @pytest.mark.parametrize("features,conv", [(["synopsis", "genres"], "sage"), ([], "sage"),
                                            (["synopsis", "genres"], "graphconv")])
 def test_fast_equals_reference_gradients_and_steps(project, features, conv):
