@@ -199,7 +199,7 @@ class _Keys:
 
     def __init__(self, p, protocol: str, models: dict):
         from hybridrec import codehash, registry  # noqa: PLC0415
-        from hybridrec.graph import read_split  # noqa: PLC0415
+        from hybridrec.split import read_split  # noqa: PLC0415
         from hybridrec.metrics import read_scale  # noqa: PLC0415
 
         paths = Paths(p.data.name)
