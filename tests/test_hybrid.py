@@ -70,39 +70,3 @@ def test_no_item_embeddings_and_no_content_is_refused():
     with pytest.raises(params.ParamsError, match="no representation"):
         params.parse(raw)
 
-
-def test_keep_freed_memory_stops_the_page_faults_of_a_training_loop():
-    """A loop that allocates and frees the same large tensors (an epoch) faults their pages in again every epoch
-    under glibc's defaults; after keep_freed_memory() it reuses the freed memory (what the stages and the compare
-    workers call at start)."""
-    import subprocess
-    import sys
-
-    code = """
-import resource, sys, torch
-from hybridrec.stage import keep_freed_memory
-took = keep_freed_memory() if sys.argv[1] == "keep" else None
-torch.set_num_threads(1)  # as in a compare worker
-x = torch.ones(50_000, 32)  # 6.4 MB, as an epoch's [training ratings, d] tensors
-def epoch():
-    live = [x * k for k in range(4)]  # an epoch's intermediates, alive together until the step ends
-    del live
-epoch(), epoch()
-faults = []
-for _ in range(11):
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    epoch()
-    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(took, sorted(faults)[5])  # the median epoch's
-"""
-    faults = {}
-    for mode in ("default", "keep"):
-        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True)
-        took, n = out.stdout.split()
-        faults[mode] = int(n)
-    if not sys.platform.startswith("linux"):
-        pytest.skip("glibc's malloc settings: Linux only")
-    assert took == "True"
-    # glibc's defaults usually trim the four blocks off the heap at the end of every epoch (4 x 1,563 pages faulted
-    # in again; not asserted: where the kernel placed the heap decides); kept, an epoch faults no page in
-    assert faults["keep"] < 100, faults
