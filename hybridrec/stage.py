@@ -33,4 +33,3 @@ def stage(fn, doc: str, argv=None, options=()) -> None:
     t0 = time.perf_counter()
     one_line_errors(lambda: fn(params_mod.load(args.params), **extra))
     log.info("%s done in %.1f s", getattr(fn, "__name__", "stage"), time.perf_counter() - t0)
-
