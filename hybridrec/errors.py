@@ -39,7 +39,13 @@ def one_line_errors(fn):
     except KeyboardInterrupt:  # Ctrl-C: one line, the shell's convention for SIGINT (128 + 2)
         print("interrupted (Ctrl-C): nothing was written under a final name; the previous outputs are kept",
               file=sys.stderr)
-        sys.exit(130)
+        # At once, without the interpreter's exit handlers: they join the helper threads of a worker pool
+        # (concurrent.futures' manager, multiprocessing's queue feeder), which can wait for ever on a pipe whose
+        # readers were just killed. Nothing needs them: every output goes to a temporary name first, the workers
+        # are gone (experiment._stop), and the streams are flushed here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -19,6 +19,7 @@ from hybridrec.errors import DataError
 from hybridrec.features import IdentityEncoder
 from hybridrec.metrics import MAL, Scale, read_scale
 from hybridrec.paths import Paths
+from hybridrec.split import check_split, read_split  # noqa: F401 (read here, without torch: the stages that only read a split)
 
 if TYPE_CHECKING:  # PyG is imported where a graph is built (reading a split needs only torch: stages start faster)
     from torch_geometric.data import HeteroData
@@ -87,33 +88,6 @@ def build_hetero(n_users: int, anime_x: torch.Tensor, edge_index: torch.Tensor, 
     data = T.ToUndirected()(data)
     del data[REV_EDGE].edge_label  # the reverse edges carry no label (as in the PyG example)
     return data
-
-
-def read_split(paths: Paths, protocol: str = "random", replicate: int = 0) -> tuple[pd.DataFrame, str]:
-    """The split of ``protocol`` (and replicate), checked against the sha256 its stage recorded; returns
-    (split, sha256)."""
-    path = paths.split_file(protocol, replicate)
-    if not path.exists() and replicate:
-        raise DataError(path, f"no split of replicate {replicate} (compare.replicates is larger than the split "
-                              "stage's: re-run `dvc repro split`)")
-    split = io.read_parquet(path, ["user_idx", "anime_idx", "rating", "split"])
-    info = io.read_json(paths.split_info(protocol, replicate))
-    sha = io.sha256_file(path)
-    if info.get("sha256") != sha:
-        raise DataError(path, f"sha256 {sha[:12]}... differs from the one recorded in "
-                                                       "split.json: the split file was changed outside the pipeline")
-    check_split(split, path)
-    return split, sha
-
-
-def check_split(split: pd.DataFrame, path) -> None:
-    """Every user needs training ratings (else their node has no edges to learn from)."""
-    users = split["user_idx"].unique()
-    trained = split.loc[split["split"] == "train", "user_idx"].unique()
-    lacking = np.setdiff1d(users, trained)
-    if len(lacking):
-        raise DataError(path, f"{len(lacking)} user(s) have no training ratings (first: user_idx {lacking[0]}); "
-                              "every user needs at least one")
 
 
 def load_inputs(paths: Paths, features, protocol: str = "random", replicate: int = 0) -> GraphInputs:

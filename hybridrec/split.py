@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hybridrec import io
 from hybridrec.errors import DataError
 from hybridrec.params import MAX_FOLDS, PROTOCOLS  # noqa: F401 (PROTOCOLS: the stages import it from here)
 
@@ -198,3 +199,30 @@ def fold_assignment(ratings: pd.DataFrame, k: int, seed: int, source) -> tuple[n
     if canonical is not None:
         note += f"; the data's canonical folds ({where}) are {int(canonical.max())}, not split.folds = {k}"
     return fold.astype(np.int64), note
+
+
+def read_split(paths, protocol: str = "random", replicate: int = 0) -> tuple[pd.DataFrame, str]:
+    """The split of ``protocol`` (and replicate), checked against the sha256 its stage recorded; returns
+    (split, sha256)."""
+    path = paths.split_file(protocol, replicate)
+    if not path.exists() and replicate:
+        raise DataError(path, f"no split of replicate {replicate} (compare.replicates is larger than the split "
+                              "stage's: re-run `dvc repro split`)")
+    split = io.read_parquet(path, ["user_idx", "anime_idx", "rating", "split"])
+    info = io.read_json(paths.split_info(protocol, replicate))
+    sha = io.sha256_file(path)
+    if info.get("sha256") != sha:
+        raise DataError(path, f"sha256 {sha[:12]}... differs from the one recorded in "
+                                                       "split.json: the split file was changed outside the pipeline")
+    check_split(split, path)
+    return split, sha
+
+
+def check_split(split: pd.DataFrame, path) -> None:
+    """Every user needs training ratings (else their node has no edges to learn from)."""
+    users = split["user_idx"].unique()
+    trained = split.loc[split["split"] == "train", "user_idx"].unique()
+    lacking = np.setdiff1d(users, trained)
+    if len(lacking):
+        raise DataError(path, f"{len(lacking)} user(s) have no training ratings (first: user_idx {lacking[0]}); "
+                              "every user needs at least one")

@@ -23,11 +23,10 @@ def run(p, protocol: str) -> None:
     from hybridrec import experiment, io
     from hybridrec.device import resolve_device
     from hybridrec.errors import ParamsError
-    from hybridrec.graph import read_split
     from hybridrec.paths import Paths
     from hybridrec.provenance import provenance
     from hybridrec.recommend import pick_users
-    from hybridrec.split import for_protocol
+    from hybridrec.split import for_protocol, read_split
 
     if protocol not in PROTOCOLS:
         raise ParamsError(f"--protocol {protocol!r}: must be one of {', '.join(PROTOCOLS)}")

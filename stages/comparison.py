@@ -14,13 +14,12 @@ def run(p, protocol: str) -> None:
     import numpy as np
     from hybridrec import io, metrics, registry
     from hybridrec.errors import DataError, ParamsError
-    from hybridrec.graph import read_split
     from hybridrec.params import protocol_models
     from hybridrec.paths import Paths
     from hybridrec.provenance import provenance
     from hybridrec.reporting import comparison
     from hybridrec.sources import source_of
-    from hybridrec.split import for_protocol
+    from hybridrec.split import for_protocol, read_split
 
     if protocol not in PROTOCOLS:
         raise ParamsError(f"--protocol {protocol!r}: must be one of {', '.join(PROTOCOLS)}")

@@ -65,6 +65,46 @@ def test_same_seed_same_metrics(project):
     assert not np.array_equal(preds[0], predict(other.runner, inputs.edges["test"][0]))
 
 
+@pytest.mark.parametrize("patience", [0, 6])
+def test_validation_from_the_next_forward_is_bit_for_bit_a_separate_pass(project, monkeypatch, patience):
+    """Without dropout, the validation of epoch t comes from epoch t + 1's training forward: every validation
+    RMSE, the best epoch, the early stop, the pruner's calls and the kept weights are those of a separate
+    evaluation pass, bit for bit. With dropout, a separate pass (training mode would drop units)."""
+    import hybridrec.training as training
+
+    _, p = project
+    inputs = inputs_for(p, p.train.features)
+    cfg = replace(p.train, epochs=40, eval_every=3, patience=patience, lr=0.05)
+    runs, calls, forwards = {}, {}, {}
+    for shared in (False, True):
+        monkeypatch.setattr(training, "SHARE_VALIDATION", shared)
+        count = {"n": 0}
+        monkeypatch.setattr(FastGraphSAGE, "encode", _counting(FastGraphSAGE.encode, count))
+        calls[shared] = []
+        runs[shared] = fit(inputs, cfg, "cpu", progress=False, on_val=lambda e, b, c=calls[shared]: c.append((e, b)))
+        forwards[shared] = count["n"]
+        monkeypatch.undo()
+    a, b = runs[False], runs[True]
+    assert [h["val_rmse"] for h in a.history] == pytest.approx([h["val_rmse"] for h in b.history], rel=0, abs=0,
+                                                               nan_ok=True)
+    assert (a.best_epoch, a.best_val_rmse, len(a.history)) == (b.best_epoch, b.best_val_rmse, len(b.history))
+    assert calls[False] == calls[True] and len(calls[True]) >= 3
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    assert forwards[True] == forwards[False] - len(calls[True]) + 1  # the last validation is a pass of its own
+    if patience:
+        assert len(a.history) < cfg.epochs  # the early stop was exercised
+    dropped = fit(inputs, replace(cfg, dropout=0.3), "cpu", progress=False)
+    assert all(np.isfinite(h["val_rmse"]) == (h["epoch"] % 3 == 0 or h["epoch"] == 40) for h in dropped.history)
+
+
+def _counting(fn, count):
+    def wrapped(*args, **kwargs):
+        count["n"] += 1
+        return fn(*args, **kwargs)
+    return wrapped
+
+
 @pytest.mark.parametrize("features,conv", [(["synopsis", "genres"], "sage"), ([], "sage"),
                                            (["synopsis", "genres"], "graphconv")])
 def test_fast_equals_reference_gradients_and_steps(project, features, conv):
@@ -196,3 +236,50 @@ def test_compiled_score_matrix_equals_pair_ratings():
         plain = dec.combine(pu[:, None, :], pa[None, :, :])
     assert full.shape == (7, 11) and torch.equal(full, pairs)
     assert torch.allclose(full, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_compiled_pair_decoder_backward_is_the_plain_loop_bit_for_bit():
+    """The branch-free backward kernel makes exactly the roundings of the plain loop that skips a unit the ReLU
+    masks (a masked unit adds a zero): every gradient equal bit for bit, with NaN and signed zeros in the input."""
+    from hybridrec.kernels import pair_mlp_backward
+
+    rng = np.random.default_rng(4)
+    h, n = 16, 400
+    pu, pa = rng.standard_normal((9, h)).astype(np.float32), rng.standard_normal((13, h)).astype(np.float32)
+    pu[2, 3], pa[5, :4] = np.nan, -0.0
+    row, col = rng.integers(0, 9, n), rng.integers(0, 13, n)
+    w, grad = rng.standard_normal(h).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    g_pu, g_pa, g_w = np.zeros_like(pu), np.zeros_like(pa), np.zeros(h)
+    for e in range(n):
+        x = pu[row[e]] + pa[col[e]]
+        on = ~(x <= 0)
+        g_w[on] += (x * grad[e])[on].astype(np.float64)
+        g_pu[row[e], on] += (grad[e] * w)[on]
+        g_pa[col[e], on] += (grad[e] * w)[on]
+    for name, got, want in zip(["d pu", "d pa", "d w"], pair_mlp_backward(pu, pa, row, col, w, grad), [g_pu, g_pa, g_w]):
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True), name
+    assert np.isnan(g_w).any() and not np.isnan(g_pa[col[row != 2]]).all()  # the NaN unit's gradient passes
+
+
+@pytest.mark.parametrize("d, n_pairs", [(4, 30), (32, 5000)])
+def test_pair_dot_equals_torch_bit_for_bit(d, n_pairs):
+    """Ours' pair scores (a[row] * b[col]).sum(1) with the compiled backward: torch's values and gradients bit for
+    bit (the same roundings: a product, then a scatter-add in index order), with repeated rows; without a
+    gradient, and off CPU, it is torch's formulation itself."""
+    from hybridrec.model import pair_dot
+
+    gen = torch.Generator().manual_seed(2)
+    a0, b0 = torch.randn(9, d, generator=gen), torch.randn(13, d, generator=gen)
+    row, col = torch.randint(0, 9, (n_pairs,), generator=gen), torch.randint(0, 13, (n_pairs,), generator=gen)
+    weight = torch.randn(n_pairs, generator=gen)
+    got = []
+    for compiled in (False, True):
+        a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
+        out = pair_dot(a, b, row, col) if compiled else (a.index_select(0, row) * b.index_select(0, col)).sum(1)
+        (out * weight).sum().backward()
+        got.append([out.detach(), a.grad, b.grad])
+    assert type(pair_dot(a0.requires_grad_(), b0, row, col).grad_fn).__name__.startswith("_PairDot")
+    for name, x, y in zip(["values", "d a", "d b"], *got):
+        assert torch.equal(x, y), (name, (x - y).abs().max())
+    with torch.no_grad():
+        assert torch.equal(pair_dot(a0, b0, row, col), got[0][0])

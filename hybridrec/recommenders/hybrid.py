@@ -39,7 +39,7 @@ def _module(n_users: int, n_items: int, content_dim: int, cfg: Hybrid):
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
 
-    from hybridrec.model import Dropout  # noqa: PLC0415
+    from hybridrec.model import Dropout, pair_dot  # noqa: PLC0415
 
     class HybridModel(nn.Module):
         def __init__(self):
@@ -101,12 +101,12 @@ def _module(n_users: int, n_items: int, content_dim: int, cfg: Hybrid):
                 return p + (graph["rated"] @ aq + graph["plain"] @ bq) / graph["deg"].clamp(min=1)[:, None]
             u, i, r, q_s = own
             if not cfg.graph:
-                return (p.index_select(0, u) * q_s.index_select(0, i)).sum(1)
+                return pair_dot(p, q_s, u, i)
             aq, bq = self.A(q), self.B(q)
             n = (graph["deg"] - 1).clamp(min=1)
             pu = p + (graph["rated"] @ aq + graph["plain"] @ bq) / n[:, None]
             own_rated, own_plain = (aq * q_s).sum(1), (bq * q_s).sum(1)  # [n_items]
-            dot = (pu.index_select(0, u) * q_s.index_select(0, i)).sum(1)
+            dot = pair_dot(pu, q_s, u, i)
             return dot - (r * own_rated.index_select(0, i) + own_plain.index_select(0, i)) / n.index_select(0, u)
 
     return HybridModel()
