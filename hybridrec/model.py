@@ -154,6 +154,10 @@ def pair_dot(a: torch.Tensor, b: torch.Tensor, row: torch.Tensor, col: torch.Ten
     if a.device.type == "cpu" and a.dtype == b.dtype == torch.float32 and torch.is_grad_enabled() \
             and (a.requires_grad or b.requires_grad):
         return _PairDot.apply(a, b, row, col)
+    return _dot_rows(a, b, row, col)
+
+
+def _dot_rows(a, b, row, col):
     return (a.index_select(0, row) * b.index_select(0, col)).sum(1)
 
 
@@ -161,7 +165,7 @@ class _PairDot(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, row, col):
         ctx.save_for_backward(a, b, row, col)
-        return (a.index_select(0, row) * b.index_select(0, col)).sum(1)
+        return _dot_rows(a, b, row, col)
 
     @staticmethod
     def backward(ctx, grad):

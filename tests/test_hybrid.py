@@ -69,4 +69,3 @@ def test_no_item_embeddings_and_no_content_is_refused():
     raw["compare"]["models"]["h"] = {"kind": "hybrid", "options": {"item_embeddings": False, "features": []}}
     with pytest.raises(params.ParamsError, match="no representation"):
         params.parse(raw)
-
