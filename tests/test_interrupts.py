@@ -66,12 +66,19 @@ def change_tuning_seed(root, seed):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def default_sigint():
+    """Give the child SIGINT's default action (Python's KeyboardInterrupt) before it execs. A command started with `&`
+    from a non-interactive shell, as `bash .ci/run &` starts pytest, inherits SIGINT *ignored*, and so would DVC and
+    the stage: Ctrl-C could not reach them, which is not what these tests are about (they test a terminal's Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_changed_repro(root, seed):
     """Change a parameter the comparison depends on, start `dvc repro`, return it once compare@random runs."""
     change_tuning_seed(root, seed)
     # SHELL=/bin/sh: DVC runs the stage through `/bin/sh -c`, and dash stays in between (bash would exec the stage)
     proc = subprocess.Popen(["dvc", "repro"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env={**os.environ, "SHELL": "/bin/sh"})
+                            start_new_session=True, env={**os.environ, "SHELL": "/bin/sh"}, preexec_fn=default_sigint)
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -126,7 +133,8 @@ def test_the_stage_itself_exits_130_on_sigint(project):
     """Run without DVC: the stage's own exit status and its one line."""
     change_tuning_seed(project, 14)  # work the task cache does not hold
     proc = subprocess.Popen(["python", "stages/compare.py", "--protocol", "random"], cwd=project,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=default_sigint)
     time.sleep(6.0)
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
