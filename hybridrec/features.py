@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from hybridrec.device import resolve_device
 from hybridrec.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("hybridrec")
 
@@ -57,12 +60,14 @@ class SequenceEncoder:
             raise UserError(f"cannot load embedding model {model_name!r} from {source!r}: "
                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
-    @torch.no_grad()
     def __call__(self, texts) -> torch.Tensor:
+        import torch  # noqa: PLC0415 (torch is imported where a tensor is made: preprocess and subset never need it)
+
         texts = list(texts)
         t0 = time.perf_counter()
-        x = self.model.encode(texts, batch_size=self.batch_size, show_progress_bar=True,
-                              convert_to_tensor=True, device=self.device)
+        with torch.no_grad():
+            x = self.model.encode(texts, batch_size=self.batch_size, show_progress_bar=True,
+                                  convert_to_tensor=True, device=self.device)
         seconds = time.perf_counter() - t0
         log.info("SequenceEncoder: %d texts in %.1f s (%.1f texts/s) on %s", len(texts), seconds,
                  len(texts) / max(seconds, 1e-9), self.device)
@@ -77,13 +82,19 @@ class GenresEncoder:
         self.vocab, self.sep = list(vocab), sep
         self.index = {g: i for i, g in enumerate(self.vocab)}
 
-    def __call__(self, genres) -> torch.Tensor:
-        x = torch.zeros(len(genres), len(self.vocab))
+    def onehot(self, genres) -> np.ndarray:
+        """The one-hot matrix [items, vocab] as float32 NumPy (what :meth:`__call__` wraps; without torch)."""
+        x = np.zeros((len(genres), len(self.vocab)), dtype=np.float32)
         for i, labels in enumerate(genres):
             for g in (labels.split(self.sep) if isinstance(labels, str) else labels):
                 if g:
                     x[i, self.index[g]] = 1.0
         return x
+
+    def __call__(self, genres) -> torch.Tensor:
+        import torch  # noqa: PLC0415
+
+        return torch.from_numpy(self.onehot(genres))
 
 
 class IdentityEncoder:
@@ -93,4 +104,6 @@ class IdentityEncoder:
         self.dtype = dtype
 
     def __call__(self, values: pd.Series) -> torch.Tensor:
+        import torch  # noqa: PLC0415
+
         return torch.from_numpy(np.array(values, copy=True)).view(-1).to(self.dtype)

@@ -67,7 +67,7 @@ def preprocess(ratings: pd.DataFrame, synopses: pd.DataFrame, ratings_path="rati
     anime = synopses.loc[synopses["anime_id"].isin(merged["anime_id"])].sort_values("anime_id", kind="stable")
     anime = anime.reset_index(drop=True)
     anime.insert(0, "anime_idx", np.arange(len(anime), dtype=np.int64))
-    onehot = GenresEncoder(vocab)(anime["genres"]).numpy().astype(np.uint8)
+    onehot = GenresEncoder(vocab).onehot(anime["genres"]).astype(np.uint8)
 
     user_map = contiguous_map(merged["user_id"])
     anime_map = pd.Series(anime["anime_idx"].to_numpy(), index=anime["anime_id"].to_numpy())

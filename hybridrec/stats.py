@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats as st
+from scipy import special
 
 
 def summarize(values) -> dict:
@@ -38,7 +38,8 @@ def summarize(values) -> dict:
     n = len(v)
     mean = float(v.mean())
     std = float(v.std(ddof=1)) if n > 1 else 0.0
-    half = float(st.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else float("nan")
+    # special.stdtrit(df, q) is what scipy.stats.t.ppf(q, df) computes, bit for bit, without importing scipy.stats (~1 s)
+    half = float(special.stdtrit(n - 1, 0.975) * std / np.sqrt(n)) if n > 1 else float("nan")
     return {"mean": mean, "std": std, "ci95": half, "n": n}
 
 

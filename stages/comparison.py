@@ -68,7 +68,8 @@ def run(p, protocol: str) -> None:
                               if protocol == "cold_items" else None)
     metrics_json = comparison.metrics_json(res, runs, provenance(p, protocol=protocol,
                                                                  split_sha256=[sha for _, sha in splits],
-                                                                 device=recorded_runs["provenance"].get("device")))
+                                                                 device=recorded_runs["provenance"].get("device"),
+                                                                 computed_on=recorded_runs["provenance"]))
     anime = io.read_parquet(paths.subset / "anime.parquet", ["anime_idx", "name", "genres"])
     users = dict(zip(splits[0][0]["user_idx"], splits[0][0]["user_id"]))
     infos = [io.read_json(paths.split_info(protocol, r)) for r in range(R)]

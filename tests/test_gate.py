@@ -297,3 +297,24 @@ def test_a_rerun_of_some_protocols_is_gated_beside_others_committed_elsewhere(pl
     out = check(root, "--only", "metrics.*", "--only", "comparison.random.hybrid.*")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "another platform than the reference's" in out.stdout
+
+
+def test_a_report_takes_the_platform_of_the_runs_it_reports_without_importing_torch():
+    """provenance(computed_on=...) (the comparison stage: its numbers were computed by compare) takes over the
+    versions and platform fingerprint of the runs; the process never imports torch for them. Without it, the
+    fingerprint is this process's own."""
+    code = (
+        "import json, sys\n"
+        "from hybridrec.provenance import provenance\n"
+        "runs = {'torch': 'T', 'torch_geometric': 'G', 'platform': {'cpu': 'elsewhere'}, 'device': 'cpu'}\n"
+        "out = provenance(None, computed_on=runs, protocol='random')\n"
+        "print(json.dumps([out['torch'], out['torch_geometric'], out['platform'], out['protocol'], 'torch' in sys.modules]))\n"
+        "own = provenance(None)\n"
+        "import torch\n"
+        "from hybridrec.fingerprint import fingerprint\n"
+        "print(json.dumps([own['platform'] == fingerprint(), own['torch'] == torch.__version__]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, second = [json.loads(line) for line in out.stdout.splitlines()]
+    assert first == ["T", "G", {"cpu": "elsewhere"}, "random", False]
+    assert second == [True, True]

@@ -215,3 +215,15 @@ def test_error_metrics_get_at_least_test_rmse_relative_rerun_se():
     assert v["mae"]["rerun_se"] == pytest.approx(rel * 0.8)
     assert v["accuracy"]["rerun_se"] == 0.0
     assert variance(model, invariant=True)["val_rmse"]["rerun_se"] == 0.0  # bits that do not move stay exact
+
+
+def test_summary_interval_is_scipy_t_interval_bit_for_bit():
+    """summarize's t quantile comes from scipy.special (scipy.stats costs ~1 s to import): the same bits."""
+    from scipy import stats as st
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 6, 30, 200):
+        v = rng.normal(1.0, 0.1, n)
+        half = float(st.t.ppf(0.975, n - 1) * np.std(v, ddof=1) / np.sqrt(n))
+        assert stats.summarize(v)["ci95"] == half
+    assert np.isnan(stats.summarize([1.0])["ci95"])
