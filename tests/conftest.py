@@ -51,6 +51,30 @@ def tiny_few() -> dict:
     return cfg
 
 
+# The modules that start from the one shared `dvc repro` (:func:`tiny_few_repro`) early: xdist runs them on one
+# worker, the first to build it. (tests/test_new_model.py starts from it too, but runs late enough on the other
+# worker to find it built: the two workers' loads come out about even, ~355 s each of `pytest -m slow` here.)
+SHARED_REPRO_MODULES = frozenset(f"tests/{m}.py" for m in ("test_interrupts", "test_pipeline_e2e",
+                                                            "test_platform_stability"))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` (pyproject.toml), with one change: the modules of :data:`SHARED_REPRO_MODULES` form one
+    unit. A module's tests stay on one worker (they share its fixtures) as with loadfile; and where two of those
+    modules started on two workers at once, one worker sat idle for the minute the other spent building the shared
+    run. On one worker nobody waits, and the other worker runs everything else meanwhile."""
+    if config.getvalue("dist") != "loadfile":
+        return None  # another mode asked for on the command line: xdist's own
+    from xdist.scheduler import LoadFileScheduling  # noqa: PLC0415
+
+    class SharedRepro(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "tiny_few_repro" if path in SHARED_REPRO_MODULES else path
+
+    return SharedRepro(config, log)
+
+
 def pytest_ignore_collect(collection_path, config):
     """tests/benchmarks runs only when asked for (pytest tests/benchmarks --benchmark-only)."""
     if collection_path.name == "benchmarks" and not config.getoption("benchmark_only", False):
