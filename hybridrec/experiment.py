@@ -175,7 +175,8 @@ def _fit(kind: str, name: str, replicate: int, ctx: zoo.Context, seed: int, k: i
 
 
 def _stop(pool) -> None:
-    """Cancel the queued tasks and kill the workers of ``pool`` (their results are no longer wanted)."""
+    """Cancel the queued tasks and kill the workers of ``pool``: their results are no longer wanted (Ctrl-C, a
+    failed task), or every result is in."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
@@ -446,7 +447,9 @@ def run(p, protocol: str, workers: int | None = None, progress: bool = True,
         except BaseException:  # Ctrl-C or a failed task: stop every worker now instead of finishing their tasks
             _stop(pool)
             raise
-        pool.shutdown(wait=True)
+        # Every result is in: end the idle workers at once. A graceful shutdown waits ~1.4 s for each worker's
+        # interpreter to tear down torch, PyG and numba; the workers hold nothing (the task cache is written here).
+        _stop(pool)
     bar.close()
     log.info("compare %s: %d tasks (%d replicate(s)) in %.0f s on %d worker(s); task cache: %d reused, %d computed%s",
              protocol, n_tasks, c.replicates, time.perf_counter() - started, workers,
