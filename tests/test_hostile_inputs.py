@@ -535,6 +535,25 @@ def test_a_stage_reports_an_os_error_as_one_line(monkeypatch, capsys, tmp_path):
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
         "error: data/synthetic/split: Permission denied")
 
+def test_a_stage_process_ends_at_once_with_its_output_flushed(tmp_path):
+    """A stage run as a script leaves through os._exit once its work is done (stage.exit_now): exit status 0, and
+    what it printed and logged still reaches the pipes (a block-buffered stdout, unflushed, included)."""
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    code = ("import sys\n"
+            "from hybridrec.stage import stage\n"
+            "def work(p):\n"
+            "    sys.stdout.write('the stage wrote this without a newline or a flush')\n"
+            f"sys.argv = ['stage', '--params', {str(params)!r}]\n"
+            "stage(work, 'a stage')\n"
+            "print('never reached')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "the stage wrote this without a newline or a flush"
+    assert "work done in" in out.stderr
+
+
 # --------------------------------------------------------------------------- 7. whole-folder replacement
 
 
