@@ -41,11 +41,9 @@ def one_line_errors(fn):
               file=sys.stderr)
         # At once, without the interpreter's exit handlers: they join the helper threads of a worker pool
         # (concurrent.futures' manager, multiprocessing's queue feeder), which can wait for ever on a pipe whose
-        # readers were just killed. Nothing needs them: every output goes to a temporary name first, the workers
-        # are gone (experiment._stop), and the streams are flushed here.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+        # readers were just killed. Nothing needs them: every output goes to a temporary name first and the workers
+        # are gone (experiment._stop).
+        exit_now(130)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -56,6 +54,22 @@ def one_line_errors(fn):
         print(f"error: {where}{e.strerror or e} (the operating system refused; HYBRIDREC_TRACEBACK=1 shows where)",
               file=sys.stderr)
         sys.exit(2)
+
+
+def exit_now(status: int) -> None:
+    """End this process at once with ``status``: logging and the streams flushed, then ``os._exit``, without the
+    interpreter's orderly shutdown (~1 s of tearing down torch, PyG and numba in a stage, and helper threads that may
+    wait on dead workers after Ctrl-C). Only for a process whose outputs are all closed and renamed into place (or
+    left under temporary names): no exit handler of this code base writes anything."""
+    import logging  # noqa: PLC0415
+
+    logging.shutdown()  # flushes the handlers
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more can reach it anyway
+            pass
+    os._exit(status)
 
 
 def _final_name(filename) -> str:

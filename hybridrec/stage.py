@@ -8,7 +8,7 @@ import argparse
 import logging
 import time
 
-from hybridrec.errors import die_with_owner, one_line_errors
+from hybridrec.errors import die_with_owner, exit_now, one_line_errors
 
 log = logging.getLogger("hybridrec")
 
@@ -36,19 +36,3 @@ def stage(fn, doc: str, argv=None, options=()) -> None:
     if argv is None:  # the stage's own process (python stages/<name>.py), not a caller that goes on
         exit_now(0)
 
-
-def exit_now(status: int) -> None:
-    """End this process at once, after its work is done: streams flushed, then ``os._exit``. The interpreter's
-    orderly shutdown would spend ~1 s of every stage (and every pool worker) tearing down torch, PyG and numba
-    for nothing: every output was written to a temporary name, closed and renamed into place before this, and no
-    exit handler of this code base writes anything."""
-    import os  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
-    logging.shutdown()  # flushes the handlers
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed or broken pipe: nothing more can reach it anyway
-            pass
-    os._exit(status)
